@@ -1,0 +1,58 @@
+# YBB Data Management Service. `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: help run run-detached stop key test lint bench loadtest loadtest-quick nginx clean
+
+help:
+	@echo "make run           start the whole stack in the foreground (Ctrl-C stops it)"
+	@echo "make run-detached  start it in the background; make stop stops it"
+	@echo "make key TENANT=x  print a new API key for tenant x (the running stack accepts it at once)"
+	@echo "make test          run the test suite (starts real Nginx, Gunicorn and Dask on free ports)"
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+# A .pth file puts services/api and services/scheduler on the venv's path, so Gunicorn,
+# `dask worker` and pytest import ybb_api and ybb_engine without an install step.
+$(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	printf '%s\n' "$(CURDIR)/services/api" "$(CURDIR)/services/scheduler" \
+		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ybb-services.pth"
+	touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt requirements-lint.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing nginx with apt-get..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	else \
+		echo "WARNING: nginx is missing and cannot be installed (not root): the API will be served"; \
+		echo "WARNING: directly on http://127.0.0.1:$${YBB_API_PORT:-8000}, without TLS or rate limits."; \
+	fi
+
+run: $(RUNTIME_STAMP) nginx
+	$(PY) scripts/devstack.py run
+
+run-detached: $(RUNTIME_STAMP) nginx
+	$(PY) scripts/devstack.py start
+
+stop:
+	@$(PY) scripts/devstack.py stop
+
+key: $(RUNTIME_STAMP)
+	@test -n "$(TENANT)" || { echo "usage: make key TENANT=name" >&2; exit 2; }
+	@$(PY) scripts/devstack.py key "$(TENANT)"
+
+test: $(DEV_STAMP) nginx
+	$(PY) -m pytest
+
+clean:
+	rm -rf var .pytest_cache .hypothesis

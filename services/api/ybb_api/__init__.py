@@ -1,0 +1,39 @@
+"""The YBB export API: a Flask + flask-smorest app in front of the Dask cluster."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ybb_engine.jobstore import SqliteJobStore
+from ybb_engine.templates import load_templates
+
+from .auth import SECURITY_SCHEMES
+from .config import Config
+from .errors import YbbApi
+from .jsonprovider import OrjsonProvider
+from .keys import KeyRing
+from .request_id import init_request_id
+from .resources import exports, health, templates
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config()
+    config.check()
+    app = Flask(__name__)
+    app.json = OrjsonProvider(app)
+    app.config.from_object(config)
+    if app.config.get("TRUST_PROXY", True):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    app.extensions["ybb_templates"] = load_templates()
+    app.extensions["ybb_store"] = SqliteJobStore(Path(app.config["DATA_DIR"]) / "jobs.sqlite3")
+    app.extensions["ybb_keyring"] = KeyRing(app.config["API_KEYS_FILE"])
+
+    init_request_id(app)
+    api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
+    for module in (health, templates, exports):
+        api.register_blueprint(module.blp)
+    return app

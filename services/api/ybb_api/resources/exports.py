@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, current_app, request, send_file
+from flask.views import MethodView
+
+from ybb_engine.export import content_type
+
+from .. import jobs
+from ..auth import SECURITY, current_key, require_scope
+from ..blueprint import Blueprint
+from ..errors import abort
+from ..request_id import current_request_id
+from ..schemas import ExportRequestSchema, JobSchema, job_view
+
+blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="Export jobs and their files")
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _visible_tenant() -> str | None:
+    key = current_key()
+    return None if "admin" in key.scopes else key.tenant
+
+
+@blp.route("")
+class Exports(MethodView):
+    @blp.doc(security=SECURITY, parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
+                                             "schema": {"type": "string", "maxLength": 200}}])
+    @blp.arguments(ExportRequestSchema)
+    @blp.response(202, JobSchema, description="Queued or running; poll the Location")
+    @blp.alt_response(201, schema=JobSchema, description="Finished (small or `mode: sync` exports)")
+    @require_scope("exports:write")
+    def post(self, body: dict):
+        """Create an export from JSON records"""
+        idempotency_key = request.headers.get("Idempotency-Key", "")[:200] or None
+        job = jobs.create_export(body, current_key().tenant, current_request_id(), idempotency_key)
+        view = job_view(job, _base_url())
+        status = 201 if job["state"] in {"succeeded", "failed"} else 202
+        return view, status, {"Location": view["links"]["self"]}
+
+
+@blp.route("/<string:job_id>")
+class Export(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, JobSchema)
+    @require_scope("exports:read")
+    def get(self, job_id: str):
+        """Status of one export: state, progress, rows, file size, error"""
+        job = jobs.get_job(job_id, _visible_tenant())
+        headers = {} if job["state"] in {"succeeded", "failed", "cancelled", "expired"} else {"Retry-After": "1"}
+        return job_view(job, _base_url()), 200, headers
+
+    @blp.doc(security=SECURITY)
+    @blp.response(200, JobSchema)
+    @require_scope("exports:write")
+    def delete(self, job_id: str):
+        """Cancel a queued or running export and remove its files"""
+        return job_view(jobs.cancel(jobs.get_job(job_id, _visible_tenant())), _base_url())
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the exact UTF-8 name."""
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@blp.route("/<string:job_id>/file")
+class ExportFile(MethodView):
+    @blp.doc(security=SECURITY, responses={"200": {"description": "The file",
+                                                    "content": {"application/octet-stream": {}}}})
+    @require_scope("exports:read")
+    def get(self, job_id: str):
+        """Download the file of a finished export"""
+        job = jobs.get_job(job_id, _visible_tenant())
+        if job["state"] == "expired":
+            abort(410, message="This export has expired.", error_code="expired")
+        if job["state"] != "succeeded":
+            abort(409, message=f"The export is {job['state']}; there is no file.", error_code="not_ready")
+        path = jobs.file_path(job)
+        mimetype = content_type(job["format"])
+        if current_app.config["USE_X_ACCEL"]:
+            relative = path.relative_to(current_app.config["DATA_DIR"]).as_posix()
+            response = Response(status=200, mimetype=mimetype)
+            response.headers["X-Accel-Redirect"] = f"{current_app.config['X_ACCEL_PREFIX']}/{quote(relative)}"
+        else:
+            response = send_file(path, mimetype=mimetype, conditional=True)
+        response.headers["Content-Disposition"] = content_disposition(job["filename"])
+        return response

@@ -1,0 +1,103 @@
+"""The functions Dask workers run for one export job.
+
+Engine errors (bad records, cell overflow) are deterministic: the task records them on
+the job and returns a `Failed` marker instead of raising, so Dask does not retry them and
+the final task can report the first one. Anything unexpected marks the job failed and
+re-raises so that it reaches the worker's logs and Sentry.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+from .errors import EngineError
+from .export import Partition, prepare_partition, combine_partitions, write_export
+from .jobstore import SqliteJobStore
+from .partitions import read_partition
+from .spec import ExportSpec
+
+T = TypeVar("T")
+
+
+@dataclass
+class Failed:
+    code: str
+    message: str
+    errors: Any = None
+
+
+@functools.lru_cache(maxsize=8)
+def _store(path: str) -> SqliteJobStore:
+    return SqliteJobStore(path)
+
+
+def _guarded(store_path: str, job_id: str, work: Callable[[], T]) -> T | Failed:
+    try:
+        return work()
+    except EngineError as exc:
+        failure = Failed(exc.code, exc.message, exc.errors)
+        _mark_failed(store_path, job_id, failure)
+        return failure
+    except Exception as exc:
+        _mark_failed(store_path, job_id, Failed("export_failed", f"Export failed: {type(exc).__name__}"))
+        raise
+
+
+def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:
+    _store(store_path).transition(
+        job_id,
+        ("queued", "running"),
+        state="failed",
+        error_code=failure.code,
+        error_message=failure.message,
+        error_detail=failure.errors,
+        finished_at=time.time(),
+    )
+
+
+def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: int) -> Partition | Failed:
+    """Per partition: parse, validate, transform and filter."""
+    store = _store(store_path)
+    store.transition(job_id, ("queued",), state="running", started_at=time.time())
+
+    def work() -> Partition:
+        records = read_partition(part_path)
+        part = prepare_partition(records, ExportSpec.from_dict(spec), row_offset=offset)
+        store.add_progress(job_id, len(records))
+        return part
+
+    return _guarded(store_path, job_id, work)
+
+
+def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spec: dict, out_path: str) -> dict:
+    """The merge: combine the partitions (dedupe, global sort) and write the file."""
+    failure = next((p for p in parts if isinstance(p, Failed)), None)
+    if failure is not None:
+        return {"state": "failed", "code": failure.code}
+
+    def work() -> dict:
+        export_spec = ExportSpec.from_dict(spec)
+        combined = combine_partitions(list(parts), export_spec)
+        tmp_path = f"{out_path}.partial"
+        result = write_export(combined, export_spec, Path(tmp_path))
+        os.replace(tmp_path, out_path)
+        finished = _store(store_path).transition(
+            job_id,
+            ("queued", "running"),
+            state="succeeded",
+            rows=result.rows,
+            size_bytes=result.size_bytes,
+            warnings=result.warnings,
+            finished_at=time.time(),
+        )
+        if not finished:  # cancelled while we were writing
+            Path(out_path).unlink(missing_ok=True)
+            return {"state": "cancelled"}
+        return {"state": "succeeded", "rows": result.rows}
+
+    outcome = _guarded(store_path, job_id, work)
+    return {"state": "failed", "code": outcome.code} if isinstance(outcome, Failed) else outcome

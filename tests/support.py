@@ -1,0 +1,10 @@
+"""Small helpers shared by the tests (fixtures live in conftest.py files)."""
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
