@@ -1,0 +1,121 @@
+"""The exports resource on the bare app (no Nginx), against an in-process Dask cluster."""
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+
+COLUMNS = [
+    {"field": "name", "header": "Name", "type": "string"},
+    {"field": "score", "header": "Score", "type": "number"},
+]
+RECORDS = [{"name": f"Person {i}", "score": i / 4} for i in range(120)]  # 3 partitions of 50
+
+
+def auth(key: str) -> dict:
+    return {"X-API-Key": key}
+
+
+def test_small_export_is_synchronous_and_reads_back(client, keys) -> None:
+    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS}, headers=auth(keys.a))
+    assert response.status_code == 201, response.json
+    job = response.json
+    assert job["state"] == "succeeded" and job["rows"] == 120 and job["rows_total"] == 120
+    assert response.headers["Location"].endswith(f"/api/v1/exports/{job['id']}")
+
+    download = client.get(f"/api/v1/exports/{job['id']}/file", headers=auth(keys.a))
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith('attachment; filename="export.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(download.data), read_only=True).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ["Name", "Score"]
+    assert rows[1:] == [[r["name"], r["score"]] for r in RECORDS]
+
+
+def test_async_mode_answers_202_and_status_reaches_succeeded(client, keys, cluster) -> None:
+    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS, "mode": "async",
+                                                    "format": "csv"}, headers=auth(keys.a))
+    assert response.status_code == 202
+    assert response.json["state"] in {"queued", "running", "succeeded"}
+    job_id = response.json["id"]
+    for _ in range(200):
+        status = client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json
+        if status["state"] == "succeeded":
+            break
+        __import__("time").sleep(0.05)
+    assert status["state"] == "succeeded" and status["progress"] == 100
+    text = client.get(f"/api/v1/exports/{job_id}/file", headers=auth(keys.a)).data.decode()
+    assert text.splitlines()[0] == "Name,Score"
+    assert len(text.splitlines()) == 121
+
+
+def test_invalid_records_fail_the_job_with_rows_and_fields(client, keys) -> None:
+    records = [{"name": "ok", "score": 1}, {"name": "bad", "score": "not a number"}]
+    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": records}, headers=auth(keys.a))
+    job = response.json
+    assert job["state"] == "failed"
+    assert job["error"]["code"] == "invalid_records"
+    assert job["error"]["errors"][0]["row"] == 1 and job["error"]["errors"][0]["field"] == "score"
+
+
+def test_idempotency_key_returns_the_same_job(client, keys) -> None:
+    body = {"columns": COLUMNS, "records": RECORDS[:3]}
+    headers = {**auth(keys.a), "Idempotency-Key": "order-export-7"}
+    first = client.post("/api/v1/exports", json=body, headers=headers).json
+    second = client.post("/api/v1/exports", json=body, headers=headers).json
+    assert first["id"] == second["id"]
+    other_tenant = client.post("/api/v1/exports", json=body, headers={**auth(keys.b), "Idempotency-Key": "order-export-7"})
+    assert other_tenant.json["id"] != first["id"]
+
+
+def test_other_tenant_gets_404_for_status_file_and_cancel(client, keys) -> None:
+    job = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS[:2]}, headers=auth(keys.a)).json
+    for method, path in (("get", ""), ("get", "/file"), ("delete", "")):
+        response = getattr(client, method)(f"/api/v1/exports/{job['id']}{path}", headers=auth(keys.b))
+        assert response.status_code == 404 and response.json["code"] == "not_found"
+    assert client.get(f"/api/v1/exports/{job['id']}", headers=auth(keys.admin)).status_code == 200
+
+
+def test_read_only_key_cannot_create(client, keys) -> None:
+    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": []}, headers=auth(keys.read_only))
+    assert response.status_code == 403 and response.json["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}])
+def test_missing_or_wrong_key_is_401(client, headers) -> None:
+    response = client.get("/api/v1/templates", headers=headers)
+    assert response.status_code == 401
+    assert set(response.json) == {"code", "status", "message", "errors", "request_id"}
+
+
+def test_bearer_token_is_accepted(client, keys) -> None:
+    assert client.get("/api/v1/templates", headers={"Authorization": f"Bearer {keys.a}"}).status_code == 200
+
+
+def test_key_added_to_the_file_works_without_restart(client, keys) -> None:
+    from ybb_api.keys import create_key
+
+    new_key = create_key(keys.path, "tenant-c")
+    assert client.get("/api/v1/templates", headers=auth(new_key)).status_code == 200
+
+
+def test_download_before_success_is_409(client, keys, app) -> None:
+    from ybb_api import jobs
+
+    with app.app_context():
+        store = jobs.job_store()
+        store.create({"id": "pending1", "tenant": "tenant-a", "state": "queued", "format": "xlsx",
+                      "filename": "x.xlsx", "spec": {}, "created_at": 0, "expires_at": 9e12})
+    response = client.get("/api/v1/exports/pending1/file", headers=auth(keys.a))
+    assert response.status_code == 409 and response.json["code"] == "not_ready"
+
+
+def test_expired_download_is_410(client, keys, app) -> None:
+    from ybb_api import jobs
+
+    with app.app_context():
+        jobs.job_store().create({"id": "old1", "tenant": "tenant-a", "state": "expired", "format": "xlsx",
+                                 "filename": "x.xlsx", "spec": {}, "created_at": 0, "expires_at": 1})
+    response = client.get("/api/v1/exports/old1/file", headers=auth(keys.a))
+    assert response.status_code == 410 and response.json["code"] == "expired"

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from ybb_api import create_app
+from ybb_api.config import TestingConfig
+from support import free_port
+
+
+def test_health_is_public_and_versioned(client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json == {"status": "ok", "version": "1.0.0"}
+
+
+def test_ready_counts_workers(client) -> None:
+    body = client.get("/health/ready").json
+    assert body["status"] == "ready"
+    assert body["checks"]["cluster"]["workers"] == 2
+    assert body["checks"]["storage"]["ok"] is True
+
+
+def test_not_ready_without_scheduler(tmp_path, keys) -> None:
+    app = create_app(TestingConfig(DATA_DIR=str(tmp_path), API_KEYS_FILE=str(keys.path),
+                                   DASK_SCHEDULER_ADDRESS=f"tcp://127.0.0.1:{free_port()}", DASK_CONNECT_TIMEOUT=1))
+    response = app.test_client().get("/health/ready")
+    assert response.status_code == 503
+    assert response.json["checks"]["cluster"]["ok"] is False
+    assert response.json["checks"]["storage"]["ok"] is True
+
+
+def test_export_without_scheduler_is_503(tmp_path, keys) -> None:
+    app = create_app(TestingConfig(DATA_DIR=str(tmp_path), API_KEYS_FILE=str(keys.path),
+                                   DASK_SCHEDULER_ADDRESS=f"tcp://127.0.0.1:{free_port()}", DASK_CONNECT_TIMEOUT=1))
+    response = app.test_client().post("/api/v1/exports", headers={"X-API-Key": keys.a},
+                                      json={"template": "participants/summary", "records": [{"full_name": "A"}]})
+    assert response.status_code == 503 and response.json["code"] == "cluster_unavailable"
+    assert response.headers["Retry-After"] == "30"
+
+
+def test_openapi_document_lists_every_route(client) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["info"]["title"] == "YBB Data Management Service"
+    for path in ("/api/v1/exports", "/api/v1/exports/{job_id}", "/api/v1/exports/{job_id}/file",
+                 "/api/v1/templates", "/api/v1/templates/{type_}/{name}", "/health", "/health/ready"):
+        assert path in spec["paths"], path
+    post = spec["paths"]["/api/v1/exports"]["post"]
+    assert post["summary"] == "Create an export from JSON records"
+    assert {"201", "202", "422"} <= set(post["responses"])
+    assert "ApiKeyHeader" in spec["components"]["securitySchemes"]
+
+
+def test_docs_page(client) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200 and b"swagger" in response.data.lower()
+
+
+def test_templates_list_and_one(client, keys) -> None:
+    listing = client.get("/api/v1/templates", headers={"X-API-Key": keys.a}).json
+    assert {(t["type"], t["name"]) for t in listing} >= {("participants", "standard"), ("payments", "detailed")}
+    one = client.get("/api/v1/templates/participants/standard", headers={"X-API-Key": keys.a}).json
+    assert [c["field"] for c in one["columns"]][:3] == ["id", "full_name", "email"]
+    missing = client.get("/api/v1/templates/participants/nope", headers={"X-API-Key": keys.a})
+    assert missing.status_code == 404 and missing.json["code"] == "unknown_template"
