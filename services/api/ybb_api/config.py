@@ -54,6 +54,7 @@ class Config:
         self.USE_X_ACCEL = env_bool("USE_X_ACCEL", False)
         self.X_ACCEL_PREFIX = env("X_ACCEL_PREFIX", "/_protected_files")
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 100 * 1024 * 1024)
+        self.TRUST_PROXY = env_bool("TRUST_PROXY", True)
 
     def check(self) -> None:
         """Refuse default or missing secrets outside development."""
@@ -66,6 +67,8 @@ class Config:
 
 
 class TestingConfig(Config):
+    __test__ = False  # not a pytest test class
+
     def __init__(self, **overrides: object) -> None:
         super().__init__()
         self.ENV = "testing"

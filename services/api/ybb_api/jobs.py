@@ -22,6 +22,7 @@ from .errors import abort
 
 SPEC_KEYS = ("template", "columns", "format", "filters", "sort", "select", "rename", "order", "dedupe", "options")
 SAMPLE_ROWS = 200
+INPUT_ERROR_CODES = frozenset({"invalid_records", "cell_overflow"})  # the request's fault: 422
 
 
 def job_store() -> SqliteJobStore:

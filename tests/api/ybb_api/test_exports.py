@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import openpyxl
 import pytest
@@ -43,20 +44,36 @@ def test_async_mode_answers_202_and_status_reaches_succeeded(client, keys, clust
         status = client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json
         if status["state"] == "succeeded":
             break
-        __import__("time").sleep(0.05)
+        time.sleep(0.05)
     assert status["state"] == "succeeded" and status["progress"] == 100
     text = client.get(f"/api/v1/exports/{job_id}/file", headers=auth(keys.a)).data.decode()
     assert text.splitlines()[0] == "Name,Score"
     assert len(text.splitlines()) == 121
 
 
-def test_invalid_records_fail_the_job_with_rows_and_fields(client, keys) -> None:
-    records = [{"name": "ok", "score": 1}, {"name": "bad", "score": "not a number"}]
-    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": records}, headers=auth(keys.a))
-    job = response.json
+BAD_RECORDS = [{"name": "ok", "score": 1}] * 60 + [{"name": "bad", "score": "not a number"}]
+
+
+def test_invalid_records_in_a_sync_export_are_a_422_naming_rows_and_fields(client, keys) -> None:
+    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": BAD_RECORDS},
+                           headers=auth(keys.a))
+    assert response.status_code == 422
+    assert response.json["code"] == "invalid_records"
+    assert response.json["errors"][0]["row"] == 60 and response.json["errors"][0]["field"] == "score"
+
+
+def test_invalid_records_in_an_async_export_fail_the_job(client, keys) -> None:
+    response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": BAD_RECORDS, "mode": "async"},
+                           headers=auth(keys.a))
+    job_id = response.json["id"]
+    for _ in range(200):
+        job = client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json
+        if job["state"] == "failed":
+            break
+        time.sleep(0.05)
     assert job["state"] == "failed"
     assert job["error"]["code"] == "invalid_records"
-    assert job["error"]["errors"][0]["row"] == 1 and job["error"]["errors"][0]["field"] == "score"
+    assert job["error"]["errors"][0] == {**job["error"]["errors"][0], "row": 60, "field": "score"}
 
 
 def test_idempotency_key_returns_the_same_job(client, keys) -> None:

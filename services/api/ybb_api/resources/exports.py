@@ -38,8 +38,11 @@ class Exports(MethodView):
         """Create an export from JSON records"""
         idempotency_key = request.headers.get("Idempotency-Key", "")[:200] or None
         job = jobs.create_export(body, current_key().tenant, current_request_id(), idempotency_key)
+        if job["state"] == "failed":  # a synchronous export that failed answers as an error
+            status = 422 if job["error_code"] in jobs.INPUT_ERROR_CODES else 500
+            abort(status, message=job["error_message"], error_code=job["error_code"], errors=job["error_detail"])
         view = job_view(job, _base_url())
-        status = 201 if job["state"] in {"succeeded", "failed"} else 202
+        status = 201 if job["state"] == "succeeded" else 202
         return view, status, {"Location": view["links"]["self"]}
 
 
