@@ -14,6 +14,7 @@ from .config import Config
 from .errors import YbbApi
 from .jsonprovider import OrjsonProvider
 from .keys import KeyRing
+from .observability import init_observability
 from .request_id import init_request_id
 from .resources import exports, health, templates
 
@@ -36,4 +37,5 @@ def create_app(config: Config | None = None) -> Flask:
     api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     for module in (health, templates, exports):
         api.register_blueprint(module.blp)
+    init_observability(app, api)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from .export import Partition, prepare_partition, combine_partitions, write_expo
 from .jobstore import SqliteJobStore
 from .partitions import read_partition
 from .spec import ExportSpec
+from .telemetry import job_context, job_transition
 
 T = TypeVar("T")
 
@@ -48,7 +50,7 @@ def _guarded(store_path: str, job_id: str, work: Callable[[], T]) -> T | Failed:
 
 
 def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:
-    _store(store_path).transition(
+    if _store(store_path).transition(
         job_id,
         ("queued", "running"),
         state="failed",
@@ -56,21 +58,30 @@ def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:
         error_message=failure.message,
         error_detail=failure.errors,
         finished_at=time.time(),
-    )
+    ):
+        _announce(store_path, job_id, "failed")
+
+
+def _announce(store_path: str, job_id: str, state: str) -> None:
+    job = _store(store_path).get(job_id)
+    if job is not None:
+        job_transition(job, state)
 
 
 def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: int) -> Partition | Failed:
     """Per partition: parse, validate, transform and filter."""
     store = _store(store_path)
-    store.transition(job_id, ("queued",), state="running", started_at=time.time())
+    with job_context(job_id, task="prepare"):
+        if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
+            _announce(store_path, job_id, "running")
 
-    def work() -> Partition:
-        records = read_partition(part_path)
-        part = prepare_partition(records, ExportSpec.from_dict(spec), row_offset=offset)
-        store.add_progress(job_id, len(records))
-        return part
+        def work() -> Partition:
+            records = read_partition(part_path)
+            part = prepare_partition(records, ExportSpec.from_dict(spec), row_offset=offset)
+            store.add_progress(job_id, len(records))
+            return part
 
-    return _guarded(store_path, job_id, work)
+        return _guarded(store_path, job_id, work)
 
 
 def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spec: dict, out_path: str) -> dict:
@@ -85,7 +96,8 @@ def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spe
         tmp_path = f"{out_path}.partial"
         result = write_export(combined, export_spec, Path(tmp_path))
         os.replace(tmp_path, out_path)
-        finished = _store(store_path).transition(
+        store = _store(store_path)
+        finished = store.transition(
             job_id,
             ("queued", "running"),
             state="succeeded",
@@ -94,10 +106,15 @@ def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spe
             warnings=result.warnings,
             finished_at=time.time(),
         )
-        if not finished:  # cancelled while we were writing
-            Path(out_path).unlink(missing_ok=True)
-            return {"state": "cancelled"}
+        if not finished:  # cancelled while we wrote, or a retry of a write that had succeeded
+            state = (store.get(job_id) or {}).get("state", "cancelled")
+            if state == "cancelled":
+                Path(out_path).unlink(missing_ok=True)
+            return {"state": state}
+        shutil.rmtree(Path(out_path).parent / "input", ignore_errors=True)
+        _announce(store_path, job_id, "succeeded")
         return {"state": "succeeded", "rows": result.rows}
 
-    outcome = _guarded(store_path, job_id, work)
+    with job_context(job_id, task="write"):
+        outcome = _guarded(store_path, job_id, work)
     return {"state": "failed", "code": outcome.code} if isinstance(outcome, Failed) else outcome
