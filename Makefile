@@ -12,6 +12,7 @@ help:
 	@echo "make run-detached  start it in the background; make stop stops it"
 	@echo "make key TENANT=x  print a new API key for tenant x (the running stack accepts it at once)"
 	@echo "make test          run the test suite (starts real Nginx, Gunicorn and Dask on free ports)"
+	@echo "make lint          validate docker-compose, the Dockerfiles and the systemd units"
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -56,3 +57,6 @@ test: $(DEV_STAMP) nginx
 
 clean:
 	rm -rf var .pytest_cache .hypothesis
+
+lint: $(DEV_STAMP)
+	PYTHON=$(PY) scripts/lint_deploy.sh

@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Install or upgrade the YBB Data Management Service on a fresh Debian 12 or
+# Ubuntu 24.04 VPS, with systemd units and nginx. Idempotent: re-running it
+# upgrades code and dependencies, re-installs the units and re-renders the nginx
+# site, and never overwrites /etc/ybb/*.env, keys or passwords.
+#
+#   sudo deploy/install.sh [--server-name ybb.example.com] [--workers 4]
+#   sudo deploy/install.sh --worker-only      # a second host: Dask workers only
+#   sudo deploy/install.sh --nginx-only       # re-render the nginx site and reload
+#
+# Layout: /opt/ybb (code, root-owned), /opt/ybb/.venv, /etc/ybb (settings),
+# /var/lib/ybb/data (shared data directory), /var/log/ybb; user and group `ybb`.
+# See docs/deploy.md.
+set -euo pipefail
+
+SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX=/opt/ybb
+VENV="$PREFIX/.venv"
+ETC_DIR=/etc/ybb
+STATE_DIR=/var/lib/ybb
+DATA_DIR="$STATE_DIR/data"
+LOG_DIR=/var/log/ybb
+UNIT_DIR=/etc/systemd/system
+NGINX_CONF=/etc/nginx/conf.d/ybb.conf
+ACME_WEBROOT=/var/www/certbot
+YBB_USER=ybb
+
+WORKERS="${YBB_WORKERS:-2}"
+# A fixed UID/GID for the ybb user (first install only); set the same on every host
+# that shares the data directory over NFS.
+YBB_UID="${YBB_UID:-}"
+SERVER_NAME="${SERVER_NAME:-}"
+PYTHON="${YBB_PYTHON:-}"
+MODE=full          # full | worker-only | nginx-only
+START=1
+
+usage() {
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+Options:
+  --server-name NAME  public host name for nginx (default: hostname -f); first install only
+  --workers N         Dask worker instances to enable on this host (default 2, env YBB_WORKERS)
+  --worker-only       install only the Dask workers (no API, scheduler, nginx)
+  --nginx-only        only re-render /etc/nginx/conf.d/ybb.conf from /etc/ybb/nginx.env
+  --no-start          install and enable, but do not (re)start services
+  --python PATH       interpreter for the venv (default: python3.11, else python3)
+Environment: YBB_UID (fixed UID/GID of the ybb user, for NFS), YBB_WORKERS, SERVER_NAME, YBB_PYTHON
+EOF
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --server-name) SERVER_NAME="${2:?--server-name needs a value}"; shift 2 ;;
+        --workers) WORKERS="${2:?--workers needs a value}"; shift 2 ;;
+        --worker-only) MODE=worker-only; shift ;;
+        --nginx-only) MODE=nginx-only; shift ;;
+        --no-start) START=0; shift ;;
+        --python) PYTHON="${2:?--python needs a value}"; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0)"
+case "$WORKERS" in ''|*[!0-9]*) die "--workers must be a number" ;; esac
+[ -f "$SRC_DIR/requirements.txt" ] && [ -d "$SRC_DIR/services" ] \
+    || die "$SRC_DIR does not look like the YBB repository (requirements.txt, services/)"
+
+check_os() {
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    case "${ID:-}:${VERSION_ID:-}" in
+        debian:12|ubuntu:24.04) ;;
+        *) warn "tested on Debian 12 and Ubuntu 24.04, this is ${PRETTY_NAME:-unknown}; continuing" ;;
+    esac
+}
+
+install_packages() {
+    log "installing system packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    local pkgs=(ca-certificates openssl rsync python3-venv)
+    if [ "$MODE" = full ]; then
+        pkgs+=(nginx gettext-base ssl-cert certbot)
+    fi
+    # Python 3.11 is the supported runtime (Debian 12's python3). Ubuntu 24.04 ships
+    # 3.12 only; the pinned requirements install there too, but see docs/deploy.md.
+    if [ -z "$PYTHON" ] && apt-cache show python3.11-venv >/dev/null 2>&1; then
+        pkgs+=(python3.11 python3.11-venv)
+    fi
+    apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+}
+
+choose_python() {
+    if [ -z "$PYTHON" ]; then
+        if command -v python3.11 >/dev/null 2>&1; then
+            PYTHON="$(command -v python3.11)"
+        else
+            PYTHON="$(command -v python3)"
+            warn "python3.11 not available; using $("$PYTHON" --version 2>&1) (the images use 3.11)"
+        fi
+    fi
+    [ -x "$PYTHON" ] || die "no usable Python interpreter ($PYTHON)"
+}
+
+create_user() {
+    local id_opts=()
+    [ -z "$YBB_UID" ] || id_opts=(--uid "$YBB_UID")
+    local gid_opts=()
+    [ -z "$YBB_UID" ] || gid_opts=(--gid "$YBB_UID")
+    if ! getent group "$YBB_USER" >/dev/null; then
+        groupadd --system "${gid_opts[@]}" "$YBB_USER"
+    fi
+    if ! getent passwd "$YBB_USER" >/dev/null; then
+        log "creating system user $YBB_USER"
+        useradd --system "${id_opts[@]}" --gid "$YBB_USER" --home-dir "$STATE_DIR" --no-create-home \
+            --shell /usr/sbin/nologin "$YBB_USER"
+    elif [ -n "$YBB_UID" ] && [ "$(id -u "$YBB_USER")" != "$YBB_UID" ]; then
+        warn "user $YBB_USER exists with UID $(id -u "$YBB_USER"), not $YBB_UID; left unchanged"
+    fi
+    # nginx (www-data) reads exports from the data directory for X-Accel-Redirect.
+    if [ "$MODE" = full ] && getent passwd www-data >/dev/null \
+        && ! id -nG www-data | tr ' ' '\n' | grep -qx "$YBB_USER"; then
+        usermod -a -G "$YBB_USER" www-data
+    fi
+}
+
+create_dirs() {
+    install -d -o root -g root -m 0755 "$PREFIX"
+    install -d -o root -g "$YBB_USER" -m 0750 "$ETC_DIR"
+    install -d -o "$YBB_USER" -g "$YBB_USER" -m 0700 "$ETC_DIR/keys"
+    install -d -o "$YBB_USER" -g "$YBB_USER" -m 0750 "$STATE_DIR"
+    # setgid: new files and directories keep group ybb, which nginx is a member of.
+    install -d -o "$YBB_USER" -g "$YBB_USER" -m 2750 "$DATA_DIR"
+    install -d -o "$YBB_USER" -g "$YBB_USER" -m 0750 "$LOG_DIR"
+}
+
+install_code() {
+    if [ "$SRC_DIR" != "$PREFIX" ]; then
+        log "copying code $SRC_DIR -> $PREFIX"
+        rsync -a --delete --chown=root:root --chmod=D755,F644 \
+            --exclude '/.venv/' --exclude '/.git/' --exclude '/var/' --exclude '/.env' \
+            --exclude '/secrets/' --exclude '/certs/' --exclude '__pycache__/' \
+            "$SRC_DIR/" "$PREFIX/"
+        chmod 0755 "$PREFIX/deploy/install.sh"
+    fi
+}
+
+install_venv() {
+    if [ -x "$VENV/bin/python" ]; then
+        local have want
+        have="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        want="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        if [ "$have" != "$want" ]; then
+            log "venv is Python $have, wanted $want: recreating"
+            rm -rf "$VENV"
+        fi
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating venv $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    log "installing pinned requirements"
+    "$VENV/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --no-cache-dir -r "$PREFIX/requirements.txt"
+    # The code is read-only to the services: compile it now.
+    "$VENV/bin/python" -m compileall -q "$PREFIX/services" >/dev/null
+}
+
+install_config() {
+    local env_file="$ETC_DIR/ybb.env"
+    if [ ! -f "$env_file" ]; then
+        log "creating $env_file (with a new SECRET_KEY)"
+        local secret
+        secret="$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        sed "s|^SECRET_KEY=.*|SECRET_KEY=$secret|" "$PREFIX/deploy/systemd/ybb.env.example" > "$env_file"
+        chown root:"$YBB_USER" "$env_file"
+        chmod 0640 "$env_file"
+    fi
+    local keys="$ETC_DIR/keys/api_keys.json"
+    if [ "$MODE" = full ] && [ ! -f "$keys" ]; then
+        printf '{"keys": []}\n' > "$keys"
+        chown "$YBB_USER:$YBB_USER" "$keys"
+        chmod 0600 "$keys"
+    fi
+}
+
+install_units() {
+    log "installing systemd units"
+    local unit
+    for unit in "$PREFIX"/deploy/systemd/*.service "$PREFIX"/deploy/systemd/*.timer \
+                "$PREFIX"/deploy/systemd/*.target; do
+        install -o root -g root -m 0644 "$unit" "$UNIT_DIR/"
+    done
+    systemctl daemon-reload
+    local i workers=()
+    for ((i = 1; i <= WORKERS; i++)); do workers+=("ybb-dask-worker@$i.service"); done
+    if [ "$MODE" = full ]; then
+        systemctl enable ybb.target ybb-api.service ybb-dask-scheduler.service \
+            ybb-sweeper.timer "${workers[@]}"
+    else
+        systemctl enable "${workers[@]}"
+    fi
+    # Worker instances beyond --workers that an earlier run enabled are left alone;
+    # disable them with: systemctl disable --now ybb-dask-worker@N
+}
+
+install_nginx() {
+    local env_file="$ETC_DIR/nginx.env" template="$PREFIX/nginx/templates/ybb.conf.template"
+    [ -f "$template" ] || die "missing $template"
+    if [ ! -f "$env_file" ]; then
+        local name="${SERVER_NAME:-$(hostname -f)}"
+        log "creating $env_file (server name $name)"
+        sed "s|^SERVER_NAME=.*|SERVER_NAME=$name|" "$PREFIX/deploy/systemd/nginx.env.example" > "$env_file"
+        chmod 0644 "$env_file"
+    elif [ -n "$SERVER_NAME" ]; then
+        warn "$env_file exists; --server-name ignored (edit the file instead)"
+    fi
+    local htpasswd="$ETC_DIR/dask.htpasswd"
+    if [ ! -f "$htpasswd" ]; then
+        local password
+        password="$(openssl rand -base64 18)"
+        printf 'admin:%s\n' "$(openssl passwd -apr1 "$password")" > "$htpasswd"
+        chown root:www-data "$htpasswd"
+        chmod 0640 "$htpasswd"
+        log "Dask dashboard (https://<server>/dask/): user admin, password $password"
+        log "  (shown once; change with: printf 'admin:%s\\n' \"\$(openssl passwd -apr1)\" > $htpasswd)"
+    fi
+    install -d -o root -g root -m 0755 "$ACME_WEBROOT"
+
+    log "rendering $NGINX_CONF"
+    # envsubst replaces only the template's own ${UPPER_CASE} placeholders; nginx's
+    # $variables stay as they are. Every placeholder must be set in nginx.env.
+    local vars tmp
+    # shellcheck disable=SC2016  # a literal ${ in the pattern
+    vars="$(grep -o '\${[A-Z_][A-Z0-9_]*}' "$template" | sort -u | tr '\n' ' ')"
+    tmp="$(mktemp)"
+    (
+        set -a
+        # shellcheck disable=SC1090
+        . "$env_file"
+        set +a
+        local var missing=""
+        for var in $vars; do
+            var="${var#\$\{}"
+            var="${var%\}}"
+            [ -n "${!var+set}" ] || missing="$missing $var"
+        done
+        [ -z "$missing" ] || die "$env_file lacks:$missing (see $PREFIX/deploy/systemd/nginx.env.example)"
+        envsubst "$vars" < "$template" > "$tmp"
+    ) || { rm -f "$tmp"; exit 1; }
+    install -o root -g root -m 0644 "$tmp" "$NGINX_CONF"
+    rm -f "$tmp"
+    # Debian's default site also claims port 80 as default_server.
+    rm -f /etc/nginx/sites-enabled/default
+    nginx -t
+    systemctl enable nginx
+    if [ "$START" -eq 1 ]; then
+        systemctl reload-or-restart nginx
+    fi
+}
+
+start_services() {
+    [ "$START" -eq 1 ] || return 0
+    log "(re)starting services"
+    if [ "$MODE" = full ]; then
+        systemctl restart ybb-dask-scheduler.service
+        systemctl start ybb.target ybb-sweeper.timer
+        systemctl restart ybb-api.service
+    fi
+    local i
+    for ((i = 1; i <= WORKERS; i++)); do
+        systemctl restart "ybb-dask-worker@$i.service"
+    done
+}
+
+print_next_steps() {
+    local name
+    name="$(sed -n 's/^SERVER_NAME=//p' "$ETC_DIR/nginx.env" 2>/dev/null || true)"
+    name="${name:-ybb.example.com}"
+    cat <<EOF
+
+YBB is installed. Next steps:
+
+ 1. Settings and secrets: $ETC_DIR/ybb.env (then: systemctl restart ybb.target)
+ 2. Create an API key for a PHP client (printed once):
+      sudo -u $YBB_USER env PYTHONPATH=$PREFIX/services/api $VENV/bin/python \\
+        -m ybb_api.keys create --tenant acme --file $ETC_DIR/keys/api_keys.json
+ 3. TLS with Let's Encrypt (nginx already serves /.well-known/acme-challenge/
+    from $ACME_WEBROOT; DNS for $name must point here, port 80 open):
+      certbot certonly --webroot -w $ACME_WEBROOT -d $name \\
+        --email you@example.com --agree-tos --no-eff-email
+    then in $ETC_DIR/nginx.env set
+      TLS_CERT=/etc/letsencrypt/live/$name/fullchain.pem
+      TLS_KEY=/etc/letsencrypt/live/$name/privkey.pem
+    and run: $PREFIX/deploy/install.sh --nginx-only
+    Renewals: certbot's timer renews; reload nginx after each renewal with
+      printf '#!/bin/sh\nsystemctl reload nginx\n' > /etc/letsencrypt/renewal-hooks/deploy/ybb-nginx.sh
+      chmod +x /etc/letsencrypt/renewal-hooks/deploy/ybb-nginx.sh
+ 4. Check: systemctl status 'ybb-*'; curl -k https://$name/health/ready
+    Logs: journalctl -u 'ybb-*' -f; nginx: /var/log/nginx/; app files: $LOG_DIR
+EOF
+}
+
+check_os
+case "$MODE" in
+    nginx-only)
+        command -v envsubst >/dev/null || die "envsubst missing (apt-get install gettext-base)"
+        install_nginx
+        ;;
+    worker-only)
+        install_packages
+        choose_python
+        create_user
+        create_dirs
+        install_code
+        install_venv
+        install_config
+        install_units
+        start_services
+        log "worker host ready: set DASK_SCHEDULER_ADDRESS in $ETC_DIR/ybb.env to the scheduler's private address,"
+        log "mount the shared data directory at $DATA_DIR (NFS, docs/deploy.md), then: systemctl restart 'ybb-dask-worker@*'"
+        ;;
+    full)
+        install_packages
+        choose_python
+        create_user
+        create_dirs
+        install_code
+        install_venv
+        install_config
+        install_units
+        install_nginx
+        start_services
+        print_next_steps
+        ;;
+esac

@@ -1,0 +1,243 @@
+"""docker-compose.yml and compose.override.yml: `docker compose config` validates them
+quietly, and the parsed, fully resolved configuration has the structure we promise."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from deploy_helpers import COMPOSE_FILE, OVERRIDE_FILE, SECRETS
+
+YBB_SERVICES = {"api", "scheduler", "worker", "sweeper"}
+DEFAULT_SERVICES = YBB_SERVICES | {"nginx"}
+DATA_USERS = {"api", "worker", "sweeper"}
+
+
+def files(*paths: Path) -> list[str]:
+    return [arg for p in paths for arg in ("-f", str(p))]
+
+
+@pytest.mark.parametrize("stack", ["production", "development"])
+@pytest.mark.parametrize("profiles", [(), ("monitoring",)], ids=["default", "monitoring"])
+def test_config_validates_quietly(run_compose, stack, profiles):
+    paths = (COMPOSE_FILE,) if stack == "production" else (COMPOSE_FILE, OVERRIDE_FILE)
+    profile_args = [arg for p in profiles for arg in ("--profile", p)]
+    result = run_compose(*files(*paths), *profile_args, "config", "-q", **SECRETS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == "", (result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize(
+    "unset, message",
+    [
+        ("SECRET_KEY", "SECRET_KEY must be set"),
+        ("API_KEYS_FILE", "API_KEYS_FILE must name the host file of hashed API keys"),
+    ],
+)
+def test_required_secret_missing_fails(run_compose, unset, message):
+    env = {k: v for k, v in SECRETS.items() if k != unset}
+    result = run_compose(*files(COMPOSE_FILE), "config", "-q", **env)
+    assert result.returncode != 0
+    assert f"required variable {unset} is missing a value" in result.stderr
+    assert message in result.stderr
+
+
+def test_empty_secret_counts_as_missing(run_compose):
+    result = run_compose(*files(COMPOSE_FILE), "config", "-q", SECRET_KEY="", API_KEYS_FILE="x.json")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_env_example_is_production_and_demands_a_secret(run_compose, repo, tmp_path):
+    # .env.example as copied to .env: SECRET_KEY is empty, so compose refuses ...
+    example = repo / ".env.example"
+    result = run_compose("config", "-q", env_file=example)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    # ... and once it is set, its COMPOSE_FILE selects docker-compose.yml only (no dev override).
+    filled = tmp_path / ".env"
+    filled.write_text(example.read_text().replace("\nSECRET_KEY=\n", "\nSECRET_KEY=filled-in-secret\n"))
+    result = run_compose("config", "--format", "json", env_file=filled)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    config = json.loads(result.stdout)
+    assert config["services"]["api"]["environment"]["YBB_ENV"] == "production"
+    assert "ports" not in config["services"]["api"]
+    assert config["services"]["api"]["environment"]["SECRET_KEY"] == "filled-in-secret"
+
+
+def test_default_services_and_monitoring_profile(prod_config_default_profile, prod_config):
+    assert set(prod_config_default_profile["services"]) == DEFAULT_SERVICES
+    assert set(prod_config["services"]) == DEFAULT_SERVICES | {"prometheus"}
+    assert prod_config["services"]["prometheus"]["profiles"] == ["monitoring"]
+
+
+def test_only_nginx_publishes_ports(prod_config):
+    published = {name: svc["ports"] for name, svc in prod_config["services"].items() if svc.get("ports")}
+    assert set(published) == {"nginx"}
+    assert sorted(p["target"] for p in published["nginx"]) == [80, 443]
+    assert sorted(p["published"] for p in published["nginx"]) == ["443", "80"]
+
+
+def test_dev_override_publishes_only_on_loopback_and_never_the_dashboard(dev_config):
+    for name, svc in dev_config["services"].items():
+        for port in svc.get("ports", []):
+            assert port["target"] not in (8786, 8787, 8788), (name, port)
+            if name != "nginx":
+                assert port.get("host_ip") == "127.0.0.1", (name, port)
+    for name in YBB_SERVICES:
+        assert dev_config["services"][name]["environment"]["YBB_ENV"] == "development"
+
+
+def test_dask_dashboard_only_through_nginx(prod_config):
+    services = prod_config["services"]
+    assert services["nginx"]["environment"]["DASK_DASHBOARD_UPSTREAM"] == "scheduler:8787"
+    command = services["scheduler"]["command"]
+    assert command[:2] == ["dask", "scheduler"]
+    assert command[command.index("--dashboard-address") + 1] == ":8787"
+    # nginx proxies /dask/ unchanged, so the dashboard must live under that prefix
+    assert command[command.index("--dashboard-prefix") + 1] == "/dask"
+    assert "ports" not in services["scheduler"]
+
+
+def test_every_service_has_a_healthcheck(prod_config):
+    for name, svc in prod_config["services"].items():
+        check = svc.get("healthcheck")
+        assert check and not check.get("disable"), name
+        assert check["test"][0] in ("CMD", "CMD-SHELL") and len(check["test"]) > 1, name
+
+
+@pytest.mark.parametrize(
+    "service, url",
+    [
+        ("api", "http://127.0.0.1:8000/health"),
+        ("scheduler", "http://127.0.0.1:8787/dask/health"),
+        ("worker", "http://127.0.0.1:8788/health"),
+    ],
+)
+def test_http_healthchecks_use_python(prod_config, service, url):
+    test = prod_config["services"][service]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert url in test[3]
+
+
+def test_depends_on_waits_for_health(prod_config):
+    services = prod_config["services"]
+    for name, svc in services.items():
+        for dependency, spec in svc.get("depends_on", {}).items():
+            assert spec["condition"] == "service_healthy", (name, dependency)
+            assert "healthcheck" in services[dependency], dependency
+    assert set(services["nginx"]["depends_on"]) == {"api", "scheduler"}
+    assert set(services["worker"]["depends_on"]) == {"scheduler"}
+    assert set(services["api"]["depends_on"]) == {"scheduler"}
+
+
+def test_shared_data_volume(prod_config):
+    assert "ybb-data" in prod_config["volumes"]
+    services = prod_config["services"]
+    for name, svc in services.items():
+        mounts = [v for v in svc.get("volumes", []) if v.get("source") == "ybb-data"]
+        if name in DATA_USERS:
+            assert len(mounts) == 1 and mounts[0]["type"] == "volume", name
+            assert mounts[0]["target"] == svc["environment"]["DATA_DIR"] == "/data", name
+            assert not mounts[0].get("read_only"), name
+        elif name == "nginx":
+            # X-Accel-Redirect: same path as DATA_DIR in the app, read-only
+            assert len(mounts) == 1 and mounts[0]["read_only"] is True
+            assert mounts[0]["target"] == svc["environment"]["DATA_DIR"] == "/data"
+        else:
+            assert not mounts, name
+
+
+def test_nginx_template_mounted_read_only(prod_config, repo):
+    nginx = prod_config["services"]["nginx"]
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+(-alpine)?", nginx["image"]), nginx["image"]
+    by_target = {v["target"]: v for v in nginx["volumes"]}
+    template = by_target["/etc/nginx/templates/default.conf.template"]
+    assert template["read_only"] is True
+    assert Path(template["source"]) == repo / "nginx" / "templates" / "ybb.conf.template"
+    assert by_target["/etc/nginx/tls"]["read_only"] is True  # certificates
+    assert by_target["/var/www/certbot"]["read_only"] is True  # ACME HTTP-01 webroot
+    assert nginx["environment"]["ACME_ROOT"] == "/var/www/certbot"
+    assert nginx["environment"]["TLS_CERT"].startswith("/etc/nginx/tls/")
+    assert nginx["environment"]["TLS_KEY"].startswith("/etc/nginx/tls/")
+
+
+def test_nginx_defines_every_template_placeholder(prod_config, template_placeholders):
+    environment = prod_config["services"]["nginx"]["environment"]
+    assert template_placeholders - set(environment) == set()
+
+
+def test_nginx_and_api_agree_on_x_accel(prod_config):
+    services = prod_config["services"]
+    assert services["api"]["environment"]["USE_X_ACCEL"] == "1"
+    assert services["api"]["environment"]["X_ACCEL_PREFIX"] == services["nginx"]["environment"]["X_ACCEL_PREFIX"]
+    assert services["nginx"]["environment"]["API_UPSTREAM"] == "api:8000"
+    assert services["api"]["environment"]["GUNICORN_BIND"] == "0.0.0.0:8000"
+
+
+def test_rendered_template_has_no_placeholder_left(prod_config, template_placeholders, repo):
+    if not shutil.which("envsubst"):
+        pytest.skip("envsubst (gettext-base) is not installed")
+    import subprocess
+
+    environment = {k: str(v) for k, v in prod_config["services"]["nginx"]["environment"].items()}
+    rendered = subprocess.run(
+        ["envsubst", " ".join(f"${{{name}}}" for name in sorted(environment))],
+        input=(repo / "nginx/templates/ybb.conf.template").read_text(),
+        env=environment, capture_output=True, text=True, check=True,
+    ).stdout
+    assert not re.search(r"\$\{[A-Z_]+\}", rendered)
+    assert "alias /data/;" in rendered
+
+
+def test_secrets(prod_config):
+    assert prod_config["secrets"]["api_keys"]["file"].endswith("secrets/api_keys.json")
+    for name in ("api", "sweeper"):
+        svc = prod_config["services"][name]
+        assert [s["source"] for s in svc["secrets"]] == ["api_keys"]
+        assert svc["environment"]["API_KEYS_FILE"] == "/run/secrets/api_keys"
+        assert svc["environment"]["SECRET_KEY"] == SECRETS["SECRET_KEY"]
+    for name in ("scheduler", "worker", "nginx"):
+        assert "SECRET_KEY" not in prod_config["services"][name].get("environment", {}), name
+
+
+def test_memory_limits_everywhere(prod_config):
+    for name, svc in prod_config["services"].items():
+        assert int(svc["deploy"]["resources"]["limits"]["memory"]) > 0, name
+
+
+def test_workers_are_scalable(prod_config):
+    worker = prod_config["services"]["worker"]
+    assert worker["deploy"]["replicas"] >= 1
+    assert "container_name" not in worker and "ports" not in worker and "hostname" not in worker
+    assert worker["command"] == [
+        "dask", "worker", "tcp://scheduler:8786", "--nworkers", "1", "--nthreads", "2",
+        "--memory-limit", "1GiB", "--preload", "worker_preload", "--dashboard-address", ":8788",
+    ]
+
+
+def test_images_and_commands(prod_config):
+    services = prod_config["services"]
+    assert services["api"]["build"]["dockerfile"] == "services/api/Dockerfile"
+    assert services["scheduler"]["build"]["dockerfile"] == "services/scheduler/Dockerfile"
+    assert services["worker"]["image"] == services["scheduler"]["image"]
+    # the sweeper imports ybb_api: it runs from the API image
+    assert services["sweeper"]["image"] == services["api"]["image"]
+    assert services["sweeper"]["command"] == ["python", "-m", "ybb_api.sweeper", "--every", "600"]
+    for name in YBB_SERVICES:
+        assert services[name]["environment"]["DASK_SCHEDULER_ADDRESS"] == "tcp://scheduler:8786"
+        assert services[name]["environment"]["DASK_CONFIG"] == "/app/services/scheduler/distributed.yaml"
+        assert services[name]["restart"] == "unless-stopped"
+        assert services[name]["cap_drop"] == ["ALL"]
+        assert services[name]["logging"]["options"]["max-size"]
+
+
+def test_prometheus_profile(prod_config):
+    prometheus = prod_config["services"]["prometheus"]
+    sources = [v["source"] for v in prometheus["volumes"] if v["type"] == "bind"]
+    assert any(s.endswith("monitoring/prometheus/prometheus.yml") for s in sources)
+    assert "ports" not in prometheus
