@@ -16,7 +16,7 @@ from .jsonprovider import OrjsonProvider
 from .keys import KeyRing
 from .observability import init_observability
 from .request_id import init_request_id
-from .resources import exports, health, templates
+from .resources import compat, exports, health, templates
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -35,7 +35,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_request_id(app)
     api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
-    for module in (health, templates, exports):
+    for module in (health, templates, exports, compat):
         api.register_blueprint(module.blp)
     init_observability(app, api)
     return app
