@@ -21,13 +21,42 @@ class JsonParser(FlaskParser):
                 abort(415, message="Send the body as JSON (Content-Type: application/json).",
                       error_code="unsupported_media_type")
             return core.missing
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            # orjson refuses lone surrogates and NaN; the stdlib accepts both and the
-            # engine makes them safe, so only bodies that both refuse are broken JSON.
-            return json.loads(body)
+        return _loads(body)
 
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonParser()
+
+
+NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonlines"}
+
+
+def read_records_body(request: flask.Request) -> list[dict]:
+    """A batch of records: a JSON array of objects, or NDJSON (one object per line)."""
+    body = request.get_data(cache=False)
+    try:
+        if request.mimetype in NDJSON_TYPES:
+            records = [_loads(line) for line in body.splitlines() if line.strip()]
+        elif request.is_json:
+            records = _loads(body)
+        else:
+            abort(415, message="Send records as application/json (an array) or application/x-ndjson.",
+                  error_code="unsupported_media_type")
+    except json.JSONDecodeError as exc:
+        abort(400, message=f"The body is not valid JSON: {exc.msg} (line {exc.lineno}).", error_code="invalid_json")
+    if not isinstance(records, list):
+        abort(422, message="The body must be an array of record objects.", error_code="validation_error")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            abort(422, message=f"Record {index} is not an object.", error_code="validation_error",
+                  errors={"records": {str(index): ["Not an object."]}})
+    return records
+
+
+def _loads(data: bytes) -> Any:
+    # orjson refuses lone surrogates and NaN; the stdlib accepts both and the engine makes
+    # them safe, so only bodies that both refuse are broken JSON.
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)

@@ -23,6 +23,10 @@ def env_int(name: str, default: int) -> int:
     return int(env(name, str(default)))  # type: ignore[arg-type]
 
 
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in (env(name, "") or "").split(",") if item.strip()]
+
+
 def env_bool(name: str, default: bool) -> bool:
     return (env(name, "1" if default else "0") or "").lower() in {"1", "true", "yes", "on"}
 
@@ -55,6 +59,16 @@ class Config:
         self.X_ACCEL_PREFIX = env("X_ACCEL_PREFIX", "/_protected_files")
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 100 * 1024 * 1024)
         self.TRUST_PROXY = env_bool("TRUST_PROXY", True)
+        self.SECRET_KEYS_PREVIOUS = env_list("SECRET_KEYS_PREVIOUS")
+        self.DOWNLOAD_URL_TTL = env_int("DOWNLOAD_URL_TTL", 3600)
+        self.RESULT_CACHE = env_bool("RESULT_CACHE", True)
+        self.LOST_JOB_GRACE = env_int("LOST_JOB_GRACE", 30)
+        self.WEBHOOK_ALLOWLIST = env_list("WEBHOOK_ALLOWLIST")
+        self.WEBHOOK_ATTEMPTS = env_int("WEBHOOK_ATTEMPTS", 4)
+        self.WEBHOOK_BACKOFF = float(env("WEBHOOK_BACKOFF", "2.0"))  # type: ignore[arg-type]
+        self.CORS_ORIGINS = env_list("CORS_ORIGINS")
+        self.COMPAT_KEYLESS_IPS = env_list("COMPAT_KEYLESS_IPS")
+        self.COMPAT_TENANT = env("COMPAT_TENANT", "legacy")
 
     def check(self) -> None:
         """Refuse default or missing secrets outside development."""

@@ -1,11 +1,12 @@
 """Marshmallow schemas: what the API accepts and returns (they make the OpenAPI document)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
+
+from ybb_engine.jobview import job_view  # noqa: F401  (re-exported for the compat routes)
 
 FORMATS = ("xlsx", "csv", "json", "ndjson")
 
@@ -28,7 +29,14 @@ class ExportRequestSchema(ma.Schema):
     template = fields.String(metadata={"description": "A stock template, as `type/name`, e.g. `participants/standard`"})
     columns = fields.List(fields.Dict(), metadata={"description": "Your own columns instead of a template"})
     format = fields.String(load_default="xlsx", validate=validate.OneOf(FORMATS))
-    records = RecordList(required=True, metadata={"description": "The rows: an array of objects"})
+    records = RecordList(allow_none=True, metadata={"description": "The rows: an array of objects "
+                                                     "(omit it with `upload: true`)"})
+    upload = fields.Boolean(load_default=False, metadata={
+        "description": "Create the job empty and send the records in batches to /records, then /commit"})
+    expected_rows = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "With upload: commit fails unless exactly this many records arrived"})
+    callback_url = fields.Url(schemes={"http", "https"}, require_tld=False, metadata={
+        "description": "Receives a signed POST when the export ends (see docs/webhooks.md)"})
     filename = fields.String(validate=validate.Length(max=200))
     filters = fields.Raw(metadata={"description": "See docs/templates.md"})
     sort = fields.Raw()
@@ -48,10 +56,20 @@ class ExportRequestSchema(ma.Schema):
     def template_or_columns(self, data: dict, **kwargs: Any) -> None:
         if "template" in data and "columns" in data:
             raise ma.ValidationError("Give either template or columns, not both.", "columns")
+        if data.get("records") is None and not data.get("upload"):
+            raise ma.ValidationError("Missing data for required field.", "records")
 
 
-def _iso(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch is not None else None
+class BatchSchema(ma.Schema):
+    id = fields.String()
+    state = fields.String()
+    rows_total = fields.Integer()
+    batches = fields.Integer()
+
+
+class SignedFileArgsSchema(ma.Schema):
+    expires = fields.String()
+    signature = fields.String()
 
 
 class JobErrorSchema(ma.Schema):
@@ -78,31 +96,9 @@ class JobSchema(ma.Schema):
     finished_at = fields.String(allow_none=True)
     expires_at = fields.String()
     links = fields.Dict(keys=fields.String(), values=fields.String())
-
-
-def job_view(job: dict[str, Any], base_url: str) -> dict[str, Any]:
-    """A job row as the API shows it."""
-    state = job["state"]
-    total = job["rows_total"] or 0
-    progress = 100 if state == "succeeded" else int(100 * job["rows_done"] / total) if total else 0
-    links = {"self": f"{base_url}/api/v1/exports/{job['id']}"}
-    if state == "succeeded":
-        links["file"] = f"{links['self']}/file"
-    error = None
-    if job.get("error_code"):
-        error = {"code": job["error_code"], "message": job["error_message"], "errors": job.get("error_detail")}
-    return {
-        **{k: job[k] for k in ("id", "state", "template", "format", "filename", "rows_total", "rows_done", "rows")},
-        "progress": min(progress, 100),
-        "file_size": job.get("size_bytes"),
-        "warnings": job.get("warnings"),
-        "error": error,
-        "created_at": _iso(job["created_at"]),
-        "started_at": _iso(job.get("started_at")),
-        "finished_at": _iso(job.get("finished_at")),
-        "expires_at": _iso(job["expires_at"]),
-        "links": links,
-    }
+    download_url = fields.String(allow_none=True, metadata={
+        "description": "Signed link to the file, usable without an API key until it expires"})
+    webhook_status = fields.String(allow_none=True)
 
 
 class HealthSchema(ma.Schema):

@@ -41,9 +41,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    expected_rows INTEGER,
+    batches INTEGER NOT NULL DEFAULT 0,
+    callback_url TEXT,
+    cache_key TEXT,
+    webhook_status TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at);
+CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (tenant, cache_key) WHERE cache_key IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 """
@@ -51,6 +57,31 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_
 
 class JobStore(Protocol):
     def create(self, job: dict[str, Any]) -> dict[str, Any]: ...
+    def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None:
+        """Claim the next partition numbers and row offset for an uploaded batch.
+
+        Returns (first partition index, first row offset), or None when the job no longer
+        accepts records. Atomic across processes, so concurrent batches never collide.
+        """
+        found = self._connect().execute(
+            "UPDATE jobs SET partitions = partitions + ?, rows_total = rows_total + ?, batches = batches + 1 "
+            "WHERE id = ? AND state = 'awaiting_records' RETURNING partitions, rows_total",
+            (partitions, rows, job_id),
+        ).fetchone()
+        return (found[0] - partitions, found[1] - rows) if found else None
+
+    def find_cached(self, tenant: str, cache_key: str, now: float) -> dict[str, Any] | None:
+        found = self._connect().execute(
+            "SELECT * FROM jobs WHERE tenant = ? AND cache_key = ? AND state = 'succeeded' AND expires_at > ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            (tenant, cache_key, now),
+        ).fetchone()
+        return _decode(found) if found else None
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        rows = self._connect().execute("SELECT * FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+        return [_decode(r) for r in rows]
+
     def get(self, job_id: str) -> dict[str, Any] | None: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
     def transition(self, job_id: str, from_states: Iterable[str], **fields: Any) -> bool: ...
@@ -84,6 +115,31 @@ class SqliteJobStore:
         marks = ", ".join("?" for _ in row)
         self._connect().execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", list(row.values()))
         return self.get(job["id"])  # type: ignore[return-value]
+
+    def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None:
+        """Claim the next partition numbers and row offset for an uploaded batch.
+
+        Returns (first partition index, first row offset), or None when the job no longer
+        accepts records. Atomic across processes, so concurrent batches never collide.
+        """
+        found = self._connect().execute(
+            "UPDATE jobs SET partitions = partitions + ?, rows_total = rows_total + ?, batches = batches + 1 "
+            "WHERE id = ? AND state = 'awaiting_records' RETURNING partitions, rows_total",
+            (partitions, rows, job_id),
+        ).fetchone()
+        return (found[0] - partitions, found[1] - rows) if found else None
+
+    def find_cached(self, tenant: str, cache_key: str, now: float) -> dict[str, Any] | None:
+        found = self._connect().execute(
+            "SELECT * FROM jobs WHERE tenant = ? AND cache_key = ? AND state = 'succeeded' AND expires_at > ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            (tenant, cache_key, now),
+        ).fetchone()
+        return _decode(found) if found else None
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        rows = self._connect().execute("SELECT * FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+        return [_decode(r) for r in rows]
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         found = self._connect().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

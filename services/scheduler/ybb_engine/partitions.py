@@ -2,6 +2,7 @@
 directory, so large data never travels through the Dask scheduler."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -12,7 +13,7 @@ import orjson
 @dataclass(frozen=True)
 class PartitionFile:
     path: str
-    rows: int
+    rows: int  # -1 when listed from disk without reading it
     offset: int  # index of the partition's first record in the whole export
 
 
@@ -23,17 +24,36 @@ def write_partitions(
     written = []
     for number, start in enumerate(range(0, len(records), rows_per_partition), start=first_index):
         chunk = records[start : start + rows_per_partition]
-        path = directory / f"part-{number:05d}.ndjson"
+        path = directory / f"part-{number:05d}-{offset + start:010d}.ndjson"
         with open(path, "wb") as out:
-            out.write(b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in chunk))
+            out.write(b"".join(_dumps(r) for r in chunk))
         written.append(PartitionFile(str(path), len(chunk), offset + start))
     return written
 
 
 def read_partition(path: str | Path) -> list[dict]:
     with open(path, "rb") as source:
-        return [orjson.loads(line) for line in source if line.strip()]
+        return [_loads(line) for line in source if line.strip()]
 
 
-def list_partitions(directory: Path) -> Iterable[Path]:
-    return sorted(directory.glob("part-*.ndjson"))
+def list_partitions(directory: Path) -> list[PartitionFile]:
+    """The partitions in order; the first record's offset is in the name: part-<index>-<offset>."""
+    found = []
+    for path in sorted(directory.glob("part-*.ndjson")):
+        offset = int(path.stem.rsplit("-", 1)[1])
+        found.append(PartitionFile(str(path), -1, offset))
+    return found
+
+
+def _dumps(record: Mapping) -> bytes:
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # lone surrogates: the stdlib escapes them, the engine removes them later
+        return json.dumps(record).encode() + b"\n"
+
+
+def _loads(line: bytes) -> dict:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)

@@ -1,28 +1,38 @@
 """The functions Dask workers run for one export job.
 
-Engine errors (bad records, cell overflow) are deterministic: the task records them on
-the job and returns a `Failed` marker instead of raising, so Dask does not retry them and
-the final task can report the first one. Anything unexpected marks the job failed and
-re-raises so that it reaches the worker's logs and Sentry.
+A task that fails records the failure on the job and returns a `Failed` marker instead of
+raising: engine errors (bad records, cell overflow) are deterministic, so retrying them is
+pointless, and the merge and webhook tasks must still run to report the failure.
+Unexpected errors are logged with their traceback, which reaches Sentry. Dask retries a
+task only when its worker dies.
 """
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+
+from distributed import secede
 
 from .errors import EngineError
 from .export import Partition, prepare_partition, combine_partitions, write_export
 from .jobstore import SqliteJobStore
+from .jobview import job_view
 from .partitions import read_partition
 from .spec import ExportSpec
 from .telemetry import job_context, job_transition
+from .webhooks import deliver
+
+if TYPE_CHECKING:
+    from .pipeline import Notification
 
 T = TypeVar("T")
+log = logging.getLogger("ybb.tasks")
 
 
 @dataclass
@@ -44,9 +54,11 @@ def _guarded(store_path: str, job_id: str, work: Callable[[], T]) -> T | Failed:
         failure = Failed(exc.code, exc.message, exc.errors)
         _mark_failed(store_path, job_id, failure)
         return failure
-    except Exception as exc:
-        _mark_failed(store_path, job_id, Failed("export_failed", f"Export failed: {type(exc).__name__}"))
-        raise
+    except Exception as exc:  # noqa: BLE001  recorded on the job, logged for Sentry
+        log.exception("export task failed for job %s", job_id)
+        failure = Failed("export_failed", f"Export failed: {type(exc).__name__}")
+        _mark_failed(store_path, job_id, failure)
+        return failure
 
 
 def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:
@@ -118,3 +130,17 @@ def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spe
     with job_context(job_id, task="write"):
         outcome = _guarded(store_path, job_id, work)
     return {"state": "failed", "code": outcome.code} if isinstance(outcome, Failed) else outcome
+
+
+def notify(store_path: str, job_id: str, outcome: dict, notification: "Notification") -> str | None:
+    """Deliver the webhook of an ended export. Runs after `write`, whatever its outcome."""
+    secede()  # waiting on the caller's server must not hold one of the worker's threads
+    job = _store(store_path).get(job_id)
+    if job is None or job["state"] not in ("succeeded", "failed"):
+        return None
+    payload = {"event": f"export.{job['state']}", "job": job_view(job, notification.base_url)}
+    status = deliver(notification.url, payload, notification.secret, notification.allowlist,
+                     notification.attempts, notification.backoff)
+    _store(store_path).update(job_id, webhook_status=status)
+    log.info("webhook for job %s: %s", job_id, status)
+    return status

@@ -8,13 +8,14 @@ from flask.views import MethodView
 from ybb_engine.export import content_type
 
 from .. import jobs
-from ..auth import SECURITY, current_key, require_scope
-from ..blueprint import Blueprint
+from ..auth import SECURITY, authenticate, current_key, require_scope
+from ..blueprint import Blueprint, read_records_body
 from ..errors import abort
 from ..request_id import current_request_id
-from ..schemas import ExportRequestSchema, JobSchema, job_view
+from ..schemas import BatchSchema, ExportRequestSchema, JobSchema, SignedFileArgsSchema
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="Export jobs and their files")
+ENDED = {"succeeded", "failed", "cancelled", "expired"}
 
 
 def _base_url() -> str:
@@ -26,23 +27,38 @@ def _visible_tenant() -> str | None:
     return None if "admin" in key.scopes else key.tenant
 
 
+def _view(job: dict) -> dict:
+    return jobs.view(job, _base_url())
+
+
 @blp.route("")
 class Exports(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, JobSchema(many=True))
+    @blp.paginate()
+    @require_scope("exports:read")
+    def get(self, pagination_parameters):
+        """List your exports, newest first (admin keys: every tenant's)"""
+        rows, total = jobs.list_jobs(_visible_tenant(), pagination_parameters.page, pagination_parameters.page_size)
+        pagination_parameters.item_count = total
+        return [_view(job) for job in rows]
+
     @blp.doc(security=SECURITY, parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
                                              "schema": {"type": "string", "maxLength": 200}}])
     @blp.arguments(ExportRequestSchema)
     @blp.response(202, JobSchema, description="Queued or running; poll the Location")
-    @blp.alt_response(201, schema=JobSchema, description="Finished (small or `mode: sync` exports)")
+    @blp.alt_response(201, schema=JobSchema, description="Finished (small or `mode: sync` exports), "
+                      "or an upload job awaiting records")
     @require_scope("exports:write")
     def post(self, body: dict):
         """Create an export from JSON records"""
         idempotency_key = request.headers.get("Idempotency-Key", "")[:200] or None
-        job = jobs.create_export(body, current_key().tenant, current_request_id(), idempotency_key)
+        job = jobs.create_export(body, current_key(), current_request_id(), idempotency_key, _base_url())
         if job["state"] == "failed":  # a synchronous export that failed answers as an error
             status = 422 if job["error_code"] in jobs.INPUT_ERROR_CODES else 500
             abort(status, message=job["error_message"], error_code=job["error_code"], errors=job["error_detail"])
-        view = job_view(job, _base_url())
-        status = 201 if job["state"] == "succeeded" else 202
+        view = _view(job)
+        status = 201 if job["state"] in {"succeeded", "awaiting_records"} else 202
         return view, status, {"Location": view["links"]["self"]}
 
 
@@ -52,17 +68,42 @@ class Export(MethodView):
     @blp.response(200, JobSchema)
     @require_scope("exports:read")
     def get(self, job_id: str):
-        """Status of one export: state, progress, rows, file size, error"""
-        job = jobs.get_job(job_id, _visible_tenant())
-        headers = {} if job["state"] in {"succeeded", "failed", "cancelled", "expired"} else {"Retry-After": "1"}
-        return job_view(job, _base_url()), 200, headers
+        """Status of one export: state, progress, rows, file size, error, download link"""
+        job = jobs.check_lost(jobs.get_job(job_id, _visible_tenant()))
+        headers = {} if job["state"] in ENDED else {"Retry-After": "1"}
+        return _view(job), 200, headers
 
     @blp.doc(security=SECURITY)
     @blp.response(200, JobSchema)
     @require_scope("exports:write")
     def delete(self, job_id: str):
-        """Cancel a queued or running export and remove its files"""
-        return job_view(jobs.cancel(jobs.get_job(job_id, _visible_tenant())), _base_url())
+        """Cancel an export that has not ended and remove its files"""
+        return _view(jobs.cancel(jobs.get_job(job_id, _visible_tenant())))
+
+
+@blp.route("/<string:job_id>/records")
+class ExportRecords(MethodView):
+    @blp.doc(security=SECURITY, requestBody={"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "application/x-ndjson": {"schema": {"type": "string"}}}})
+    @blp.response(200, BatchSchema)
+    @require_scope("exports:write")
+    def post(self, job_id: str):
+        """Append a batch of records to an upload job (a JSON array or NDJSON)"""
+        job = jobs.get_job(job_id, _visible_tenant())
+        return jobs.append_records(job, read_records_body(request))
+
+
+@blp.route("/<string:job_id>/commit")
+class ExportCommit(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(202, JobSchema)
+    @require_scope("exports:write")
+    def post(self, job_id: str):
+        """Start an upload job once every batch has been sent"""
+        job = jobs.commit(jobs.get_job(job_id, _visible_tenant()), current_key(), _base_url())
+        view = _view(job)
+        return view, 202, {"Location": view["links"]["self"]}
 
 
 def content_disposition(filename: str) -> str:
@@ -73,23 +114,31 @@ def content_disposition(filename: str) -> str:
 
 @blp.route("/<string:job_id>/file")
 class ExportFile(MethodView):
-    @blp.doc(security=SECURITY, responses={"200": {"description": "The file",
-                                                    "content": {"application/octet-stream": {}}}})
-    @require_scope("exports:read")
-    def get(self, job_id: str):
-        """Download the file of a finished export"""
-        job = jobs.get_job(job_id, _visible_tenant())
+    @blp.doc(security=[*SECURITY, {}], responses={"200": {"description": "The file",
+                                                           "content": {"application/octet-stream": {}}}})
+    @blp.arguments(SignedFileArgsSchema, location="query", as_kwargs=True)
+    def get(self, job_id: str, expires: str | None = None, signature: str | None = None):
+        """Download the file of a finished export (with an API key, or a signed download_url)"""
+        if signature is not None:
+            job = jobs.get_signed_job(job_id, expires or "", signature)
+        else:
+            authenticate("exports:read")
+            job = jobs.get_job(job_id, _visible_tenant())
         if job["state"] == "expired":
             abort(410, message="This export has expired.", error_code="expired")
         if job["state"] != "succeeded":
             abort(409, message=f"The export is {job['state']}; there is no file.", error_code="not_ready")
-        path = jobs.file_path(job)
-        mimetype = content_type(job["format"])
-        if current_app.config["USE_X_ACCEL"]:
-            relative = path.relative_to(current_app.config["DATA_DIR"]).as_posix()
-            response = Response(status=200, mimetype=mimetype)
-            response.headers["X-Accel-Redirect"] = f"{current_app.config['X_ACCEL_PREFIX']}/{quote(relative)}"
-        else:
-            response = send_file(path, mimetype=mimetype, conditional=True)
-        response.headers["Content-Disposition"] = content_disposition(job["filename"])
-        return response
+        return _file_response(job)
+
+
+def _file_response(job: dict) -> Response:
+    path = jobs.file_path(job)
+    mimetype = content_type(job["format"])
+    if current_app.config["USE_X_ACCEL"]:
+        relative = path.relative_to(current_app.config["DATA_DIR"]).as_posix()
+        response = Response(status=200, mimetype=mimetype)
+        response.headers["X-Accel-Redirect"] = f"{current_app.config['X_ACCEL_PREFIX']}/{quote(relative)}"
+    else:
+        response = send_file(path, mimetype=mimetype, conditional=True)
+    response.headers["Content-Disposition"] = content_disposition(job["filename"])
+    return response

@@ -1,0 +1,51 @@
+"""Retention: delete expired export files and mark their jobs expired; fail lost jobs.
+
+    python -m ybb_api.sweeper              # one pass (the systemd timer)
+    python -m ybb_api.sweeper --every 600  # a pass every 10 minutes (the compose service)
+
+Downloads of an expired export answer 410 Gone.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from typing import Sequence
+
+from flask import Flask
+
+from . import create_app, jobs
+
+log = logging.getLogger("ybb.sweeper")
+
+
+def sweep(app: Flask, now: float | None = None) -> dict[str, int]:
+    """One pass; returns what it did."""
+    with app.app_context():
+        store = jobs.job_store()
+        expired = 0
+        for job in store.expired(now):
+            shutil.rmtree(jobs.job_dir(job["id"]), ignore_errors=True)
+            if store.transition(job["id"], (job["state"],), state="expired"):
+                expired += 1
+        lost = sum(jobs.check_lost(job)["state"] == "failed" for job in store.unfinished())
+    return {"expired": expired, "lost": lost}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ybb_api.sweeper", description=__doc__.splitlines()[0])
+    parser.add_argument("--every", type=float, help="repeat every N seconds instead of one pass")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = create_app()
+    while True:
+        log.info("sweep: %s", sweep(app))
+        if not args.every:
+            return 0
+        time.sleep(args.every)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Signed download links: usable without an API key until they expire.
+
+The signature is HMAC-SHA256 over "<job id>.<expires>" with SECRET_KEY. Verification
+also accepts the keys in SECRET_KEYS_PREVIOUS, so rotating SECRET_KEY breaks no link.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Sequence
+
+
+def sign(job_id: str, expires: int, secret: str) -> str:
+    return hmac.new(secret.encode(), f"{job_id}.{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify(job_id: str, expires: str, given: str, secrets: Sequence[str], now: float | None = None) -> bool:
+    try:
+        expires_at = int(expires)
+    except ValueError:
+        return False
+    if expires_at < (now or time.time()):
+        return False
+    return any(hmac.compare_digest(sign(job_id, expires_at, secret), given) for secret in secrets if secret)

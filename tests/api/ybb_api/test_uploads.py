@@ -1,0 +1,87 @@
+"""Batched upload: create empty, append batches (JSON or NDJSON), commit."""
+from __future__ import annotations
+
+import io
+import time
+
+import orjson
+from python_calamine import CalamineWorkbook
+
+COLUMNS = [{"field": "n", "header": "N", "type": "integer"}, {"field": "name", "header": "Name", "type": "string"}]
+
+
+def _wait(client, job_id: str, headers: dict) -> dict:
+    for _ in range(400):
+        job = client.get(f"/api/v1/exports/{job_id}", headers=headers).json
+        if job["state"] in {"succeeded", "failed"}:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(job)
+
+
+def test_batches_make_one_file_with_every_row_in_order(client, keys) -> None:
+    headers = {"X-API-Key": keys.a}
+    created = client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True, "expected_rows": 230},
+                          headers=headers)
+    assert created.status_code == 201 and created.json["state"] == "awaiting_records"
+    job_id = created.json["id"]
+    assert created.json["links"]["commit"].endswith(f"/{job_id}/commit")
+
+    rows = [{"n": i, "name": f"row {i}"} for i in range(230)]
+    first = client.post(f"/api/v1/exports/{job_id}/records", json=rows[:120], headers=headers)
+    assert first.status_code == 200 and first.json == {"id": job_id, "state": "awaiting_records",
+                                                       "rows_total": 120, "batches": 1}
+    ndjson = b"\n".join(orjson.dumps(r) for r in rows[120:200]) + b"\n"
+    second = client.post(f"/api/v1/exports/{job_id}/records", data=ndjson,
+                         headers={**headers, "Content-Type": "application/x-ndjson"})
+    assert second.json["rows_total"] == 200
+    client.post(f"/api/v1/exports/{job_id}/records", json=rows[200:], headers=headers)
+
+    committed = client.post(f"/api/v1/exports/{job_id}/commit", headers=headers)
+    assert committed.status_code == 202
+    job = _wait(client, job_id, headers)
+    assert job["state"] == "succeeded" and job["rows"] == 230
+    content = client.get(f"/api/v1/exports/{job_id}/file", headers=headers).data
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()
+    assert sheet[1:] == [[r["n"], r["name"]] for r in rows]
+
+
+def test_row_count_mismatch_and_no_records_after_commit(client, keys) -> None:
+    headers = {"X-API-Key": keys.a}
+    job_id = client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True, "expected_rows": 3},
+                         headers=headers).json["id"]
+    client.post(f"/api/v1/exports/{job_id}/records", json=[{"n": 1, "name": "a"}], headers=headers)
+    mismatch = client.post(f"/api/v1/exports/{job_id}/commit", headers=headers)
+    assert mismatch.status_code == 422 and mismatch.json["code"] == "row_count_mismatch"
+    assert mismatch.json["errors"] == {"expected_rows": 3, "received_rows": 1}
+    client.post(f"/api/v1/exports/{job_id}/records", json=[{"n": 2, "name": "b"}, {"n": 3, "name": "c"}],
+                headers=headers)
+    assert client.post(f"/api/v1/exports/{job_id}/commit", headers=headers).status_code == 202
+    late = client.post(f"/api/v1/exports/{job_id}/records", json=[{"n": 4, "name": "d"}], headers=headers)
+    assert late.status_code == 409 and late.json["code"] == "not_accepting_records"
+
+
+def test_upload_needs_columns_and_rejects_bad_batches(client, keys) -> None:
+    headers = {"X-API-Key": keys.a}
+    assert client.post("/api/v1/exports", json={"upload": True}, headers=headers).status_code == 422
+    job_id = client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True}, headers=headers).json["id"]
+    broken = client.post(f"/api/v1/exports/{job_id}/records", data=b"[{",
+                         headers={**headers, "Content-Type": "application/json"})
+    assert broken.status_code == 400 and broken.json["code"] == "invalid_json"
+    not_objects = client.post(f"/api/v1/exports/{job_id}/records", json=[1, 2], headers=headers)
+    assert not_objects.status_code == 422
+    other_tenant = client.post(f"/api/v1/exports/{job_id}/records", json=[], headers={"X-API-Key": keys.b})
+    assert other_tenant.status_code == 404
+
+
+def test_cancel_an_upload_removes_its_files(client, keys, app) -> None:
+    headers = {"X-API-Key": keys.a}
+    job_id = client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True}, headers=headers).json["id"]
+    client.post(f"/api/v1/exports/{job_id}/records", json=[{"n": 1, "name": "a"}], headers=headers)
+    from pathlib import Path
+
+    directory = Path(app.config["DATA_DIR"]) / "jobs" / job_id
+    assert any(directory.rglob("*.ndjson"))
+    cancelled = client.delete(f"/api/v1/exports/{job_id}", headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
+    assert not directory.exists()
