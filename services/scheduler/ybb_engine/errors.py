@@ -1,0 +1,24 @@
+"""Errors raised by the export engine."""
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Bad request content. The API answers it as HTTP `status` (default 422) in its error shape."""
+
+    def __init__(self, code: str, message: str, errors: dict | list | None = None, status: int = 422):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.status = status
+
+    def __reduce__(self):
+        # Dask moves exceptions between processes; keep every attribute across pickling.
+        return (self.__class__, (self.code, self.message, self.errors, self.status))
+
+    def __repr__(self) -> str:
+        return f"EngineError({self.code!r}, {self.message!r})"
+
+
+class TemplateError(Exception):
+    """An invalid template file, found while loading templates at start-up."""
