@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ybb_engine.jobstore import SqliteJobStore
@@ -33,6 +34,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["ybb_store"] = SqliteJobStore(Path(app.config["DATA_DIR"]) / "jobs.sqlite3")
     app.extensions["ybb_keyring"] = KeyRing(app.config["API_KEYS_FILE"])
 
+    if app.config.get("CORS_ORIGINS"):  # off unless origins are configured
+        CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=["Content-Type", "X-API-Key", "Authorization",
+             "X-Request-Id", "Idempotency-Key"], expose_headers=["X-Request-Id", "Location", "Retry-After",
+             "X-Pagination", "Content-Disposition"])
     init_request_id(app)
     api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     for module in (health, templates, exports, compat):
