@@ -211,7 +211,7 @@ class Stack:
             commands[f"worker-{n}"] = [
                 py, "-m", "dask", "worker", scheduler, "--name", f"worker-{n}", "--host", c.host,
                 "--nworkers", "1", "--nthreads", "1", "--memory-limit", "2GiB",
-                "--dashboard-address", f"{c.host}:0", "--preload", "worker_preload", "--no-nanny",
+                "--dashboard-address", f"{c.host}:0", "--preload", "worker_preload",
             ]
         commands["api"] = [py, "-m", "gunicorn", "--config", str(ROOT / "services" / "api" / "gunicorn.conf.py"),
                            "--chdir", str(ROOT / "services" / "api"), "wsgi:app"]

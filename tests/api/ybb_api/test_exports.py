@@ -136,3 +136,21 @@ def test_expired_download_is_410(client, keys, app) -> None:
                                  "filename": "x.xlsx", "spec": {}, "created_at": 0, "expires_at": 1})
     response = client.get("/api/v1/exports/old1/file", headers=auth(keys.a))
     assert response.status_code == 410 and response.json["code"] == "expired"
+
+
+def test_cancelled_export_leaves_no_files(client, keys, app, cluster) -> None:
+    from pathlib import Path
+
+    records = [{"name": f"Person {i}", "score": i} for i in range(3000)]  # 60 partitions
+    job = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": records, "mode": "async"},
+                      headers=auth(keys.a)).json
+    cancelled = client.delete(f"/api/v1/exports/{job['id']}", headers=auth(keys.a))
+    assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
+    directory = Path(app.config["DATA_DIR"]) / "jobs" / job["id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and cluster.scheduler.tasks:  # let every task of the job end
+        time.sleep(0.05)
+    assert not directory.exists()
+    assert client.get(f"/api/v1/exports/{job['id']}", headers=auth(keys.a)).json["state"] == "cancelled"
+    again = client.delete(f"/api/v1/exports/{job['id']}", headers=auth(keys.a))
+    assert again.status_code == 409 and again.json["code"] == "already_finished"
