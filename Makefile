@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run run-detached stop key test lint bench loadtest loadtest-quick nginx clean
+.PHONY: help run run-detached stop key test lint bench loadtest loadtest-quick nginx php clean
 
 help:
 	@echo "make run           start the whole stack in the foreground (Ctrl-C stops it)"
@@ -52,7 +52,11 @@ key: $(RUNTIME_STAMP)
 	@test -n "$(TENANT)" || { echo "usage: make key TENANT=name" >&2; exit 2; }
 	@$(PY) scripts/devstack.py key "$(TENANT)"
 
-test: $(DEV_STAMP) nginx
+# PHP and PHPUnit, for the PHP client's tests against the running stack.
+php:
+	@scripts/ensure_php.sh
+
+test: $(DEV_STAMP) nginx php
 	$(PY) -m pytest
 
 clean:

@@ -6,7 +6,6 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from ybb_engine.jobview import job_view  # noqa: F401  (re-exported for the compat routes)
 
 FORMATS = ("xlsx", "csv", "json", "ndjson")
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 
-def _iso(epoch: float | None) -> str | None:
+def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch is not None else None
 
 
@@ -28,10 +28,10 @@ def job_view(job: dict[str, Any], base_url: str) -> dict[str, Any]:
         "file_size": job.get("size_bytes"),
         "warnings": job.get("warnings"),
         "error": error,
-        "created_at": _iso(job["created_at"]),
-        "started_at": _iso(job.get("started_at")),
-        "finished_at": _iso(job.get("finished_at")),
-        "expires_at": _iso(job["expires_at"]),
+        "created_at": iso(job["created_at"]),
+        "started_at": iso(job.get("started_at")),
+        "finished_at": iso(job.get("finished_at")),
+        "expires_at": iso(job["expires_at"]),
         "links": links,
         "webhook_status": job.get("webhook_status"),
     }

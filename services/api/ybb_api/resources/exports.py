@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Response, current_app, request, send_file
+from flask import request
 from flask.views import MethodView
-
-from ybb_engine.export import content_type
 
 from .. import jobs
 from ..auth import SECURITY, authenticate, current_key, require_scope
 from ..blueprint import Blueprint, read_records_body
+from ..downloads import file_response
 from ..errors import abort
 from ..request_id import current_request_id
 from ..schemas import BatchSchema, ExportRequestSchema, JobSchema, SignedFileArgsSchema
@@ -106,12 +103,6 @@ class ExportCommit(MethodView):
         return view, 202, {"Location": view["links"]["self"]}
 
 
-def content_disposition(filename: str) -> str:
-    """RFC 6266: an ASCII fallback plus the exact UTF-8 name."""
-    fallback = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 @blp.route("/<string:job_id>/file")
 class ExportFile(MethodView):
     @blp.doc(security=[*SECURITY, {}], responses={"200": {"description": "The file",
@@ -128,17 +119,4 @@ class ExportFile(MethodView):
             abort(410, message="This export has expired.", error_code="expired")
         if job["state"] != "succeeded":
             abort(409, message=f"The export is {job['state']}; there is no file.", error_code="not_ready")
-        return _file_response(job)
-
-
-def _file_response(job: dict) -> Response:
-    path = jobs.file_path(job)
-    mimetype = content_type(job["format"])
-    if current_app.config["USE_X_ACCEL"]:
-        relative = path.relative_to(current_app.config["DATA_DIR"]).as_posix()
-        response = Response(status=200, mimetype=mimetype)
-        response.headers["X-Accel-Redirect"] = f"{current_app.config['X_ACCEL_PREFIX']}/{quote(relative)}"
-    else:
-        response = send_file(path, mimetype=mimetype, conditional=True)
-    response.headers["Content-Disposition"] = content_disposition(job["filename"])
-    return response
+        return file_response(job)
