@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run run-detached stop key test lint bench loadtest loadtest-quick nginx php clean
+.PHONY: help run run-detached stop key test lint bench loadtest loadtest-quick nginx php chromium clean
 
 help:
 	@echo "make run           start the whole stack in the foreground (Ctrl-C stops it)"
@@ -56,7 +56,11 @@ key: $(RUNTIME_STAMP)
 php:
 	@scripts/ensure_php.sh
 
-test: $(DEV_STAMP) nginx php
+# Headless Chromium, for the browser test of the /monitor page.
+chromium:
+	@scripts/ensure_chromium.sh
+
+test: $(DEV_STAMP) nginx php chromium
 	$(PY) -m pytest
 
 clean:

@@ -190,6 +190,7 @@ class Stack:
             "SECRET_KEY_FILE": str(c.var / "secret-key"),
             "API_KEYS_FILE": str(c.var / "api-keys.json"),
             "DATA_DIR": str(c.data_dir.resolve()),
+            "LOG_DIR": str(c.var / "log"),
             "DASK_SCHEDULER_ADDRESS": f"tcp://{c.host}:{c.scheduler_port}",
             "DASK_CONFIG": str(ROOT / "services" / "scheduler" / "distributed.yaml"),
             "USE_X_ACCEL": "1" if c.use_nginx else "0",

@@ -1,11 +1,18 @@
-"""Fixtures shared by every test: a Dask cluster, the bare Flask app, API keys."""
+"""Fixtures shared by every test: a Dask cluster, the bare Flask app, API keys, and the real
+stack (Nginx, Gunicorn, Dask scheduler and workers on free loopback ports), started once
+per session for every end-to-end test that asks for it."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 from distributed import LocalCluster
+
+from devstack import Stack, StackConfig, find_nginx
+from support import free_port
+from support_sentry import SentryReceiver
 
 from ybb_api import create_app
 from ybb_api.config import TestingConfig
@@ -48,3 +55,48 @@ def app(tmp_path: Path, keys: Keys, cluster: LocalCluster):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sentry_receiver() -> Iterator[SentryReceiver]:
+    """A local Sentry for the shared stack (SENTRY_DSN points at it)."""
+    receiver = SentryReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, sentry_receiver: SentryReceiver) -> Iterator[Stack]:
+    if find_nginx() is None:
+        pytest.fail("nginx is not installed: run the tests with `make test`, which installs it")
+    var = tmp_path_factory.mktemp("stack") / "var"
+    config = StackConfig(
+        var=var,
+        scheduler_port=free_port(), dashboard_port=free_port(), api_port=free_port(),
+        https_port=free_port(), http_port=free_port(), workers=2, gunicorn_workers=2,
+        extra_env={"PARTITION_ROWS": "500", "SYNC_MAX_ROWS": "100", "LOG_LEVEL": "warning",
+                   "LOG_DIR": str(var / "log"), "SENTRY_DSN": sentry_receiver.dsn, "SENTRY_ENVIRONMENT": "e2e",
+                   "SENTRY_TRACES_SAMPLE_RATE": "1.0", "DEBUG_ERROR_ROUTE": "1"},
+    )
+    stack = Stack(config)
+    try:
+        stack.start()
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> requests.Session:
+    """A session through Nginx over TLS, verifying the stack's own certificate, with the dev key."""
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace our certificate
+    session.verify = str(stack.config.cert)
+    session.headers["X-API-Key"] = (stack.config.var / "dev-api-key").read_text().strip()
+    return session
+
+
+@pytest.fixture(scope="session")
+def base_url(stack: Stack) -> str:
+    return stack.config.base_url

@@ -1,5 +1,20 @@
-"""Gunicorn settings, overridable from the environment."""
+"""Gunicorn settings, overridable from the environment.
+
+Logging: Gunicorn's own lines go through the JSON handlers of ybb_engine.telemetry; the
+per-request line comes from the app (ybb_api.observability.access), which knows the route,
+tenant and request id, so Gunicorn's access log is off.
+
+Metrics: every worker writes its Prometheus samples to PROMETHEUS_MULTIPROC_DIR (a fresh
+temporary directory unless set); /metrics sums them. The directory is emptied at start and
+a dead worker's live gauges are dropped in child_exit.
+"""
 import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -8,7 +23,46 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))  # long synchronous exports
 graceful_timeout = 30
 keepalive = 5
-accesslog = "-"
+accesslog = None  # the app writes one JSON line per request
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ybb-prometheus-")
+os.environ.setdefault("YBB_API_STARTED_AT", str(time.time()))
+
+
+class JsonLogger(Logger):
+    """Gunicorn's error log as JSON lines, like every other line of the service."""
+
+    def setup(self, cfg):  # noqa: ANN001
+        super().setup(cfg)
+        from ybb_engine.telemetry import configure_logging
+
+        configure_logging("api", cfg.loglevel, os.environ.get("LOG_DIR") or None, extra_loggers=("gunicorn.error",))
+
+
+logger_class = JsonLogger
+
+
+def _empty(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in directory.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def on_starting(server):  # noqa: ANN001
+    _empty(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))  # samples of a previous run would be summed
+
+
+def child_exit(server, worker):  # noqa: ANN001
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

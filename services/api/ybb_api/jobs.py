@@ -22,6 +22,7 @@ from ybb_engine.jobview import job_view
 from ybb_engine.partitions import list_partitions, write_partitions
 from ybb_engine.pipeline import Notification, cancel_export, submit_export, task_state, write_key
 from ybb_engine.spec import build_spec
+from ybb_engine.telemetry import job_transition
 from ybb_engine.webhooks import check_callback_url
 
 from .cluster import dask_client
@@ -126,6 +127,7 @@ def create_export(body: dict[str, Any], key: ApiKey, request_id: str | None, ide
     except sqlite3.IntegrityError:  # a concurrent retry with the same Idempotency-Key won
         shutil.rmtree(directory, ignore_errors=True)
         return store.find_idempotent(key.tenant, idempotency_key)  # type: ignore[arg-type,return-value]
+    job_transition(job, job["state"])
     if body.get("upload"):
         return job
     final = _submit(client, job, partitions, key, base_url)
@@ -167,6 +169,7 @@ def commit(job: dict[str, Any], key: ApiKey, base_url: str) -> dict[str, Any]:
     client = _client_or_503()
     if not job_store().transition(job["id"], ("awaiting_records",), state="queued"):
         abort(409, message="The export was committed or cancelled meanwhile.", error_code="not_accepting_records")
+    job_transition(job_store().get(job["id"]), "queued")  # type: ignore[arg-type]
     _submit(client, job, list_partitions(job_dir(job["id"]) / "input"), key, base_url)
     return job_store().get(job["id"])  # type: ignore[return-value]
 
@@ -198,8 +201,10 @@ def _wait(final, job_id: str) -> None:
 
 
 def _fail(job_id: str, code: str, message: str) -> None:
-    job_store().transition(job_id, ("queued", "running"), state="failed", error_code=code, error_message=message,
-                           finished_at=time.time())
+    store = job_store()
+    if store.transition(job_id, ("queued", "running"), state="failed", error_code=code, error_message=message,
+                        finished_at=time.time()):
+        job_transition(store.get(job_id), "failed")  # type: ignore[arg-type]
 
 
 def _client_or_503():
@@ -230,7 +235,8 @@ def cancel(job: dict[str, Any]) -> dict[str, Any]:
     if job["state"] in FINAL_STATES:
         abort(409, message=f"The export has already ended ({job['state']}).", error_code="already_finished")
     store = job_store()
-    store.transition(job["id"], UNFINISHED, state="cancelled", finished_at=time.time())
+    if store.transition(job["id"], UNFINISHED, state="cancelled", finished_at=time.time()):
+        job_transition(store.get(job["id"]), "cancelled")  # type: ignore[arg-type]
     if job["state"] != "awaiting_records":
         cancel_export(_client_or_503(), job["id"], job["partitions"])
     shutil.rmtree(job_dir(job["id"]), ignore_errors=True)

@@ -265,7 +265,12 @@ def init_sentry(dsn: str | None, *, service: str, release: str | None, environme
         environment=environment or "production",
         traces_sample_rate=traces_sample_rate,
         integrations=list(integrations),
-        send_default_pii=False,
+        data_collection={  # collect nothing personal; scrub_event then checks what is left
+            "user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
+            "http_headers": {"request": {"mode": "allowlist", "terms": sorted(SAFE_HEADERS)}},
+            "url_query_params": {"mode": "off"}, "stack_frame_variables": False,
+            "database_query_data": False, "queues": False,
+        },
         max_request_body_size="never",
         include_local_variables=False,
         before_send=scrub_event,
@@ -285,9 +290,11 @@ def _tag_sentry(fields: dict[str, Any]) -> None:
 # -- the hooks the job code calls --------------------------------------------------------
 @contextlib.contextmanager
 def job_context(job_id: str, **tags: Any) -> Iterator[None]:
-    """Everything inside runs for one job: logs and Sentry events carry its id and tags.
-    An unexpected exception is reported to Sentry here, with those tags, then re-raised."""
-    token = bind_fields(**{**(_fields.get() or {}), "job_id": job_id, **tags})
+    """Everything inside runs for one job: logs and Sentry events carry its id and tags
+    (`job=<the job row>` adds its tenant, template, format and request id). An exception
+    escaping the block is reported to Sentry here, with those tags, then re-raised."""
+    job = tags.pop("job", None) or {}
+    token = bind_fields(**{**(_fields.get() or {}), **_job_fields(job), "job_id": job_id, **tags})
     try:
         with sentry_sdk.new_scope():
             _tag_sentry(log_fields())
@@ -313,13 +320,15 @@ def _job_numbers(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _job_fields(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job[k] for k in ("tenant", "template", "format", "request_id") if job.get(k) is not None}
+
+
 def job_transition(job: dict[str, Any], state: str, **extra: Any) -> None:
     """One structured log line per job state change (`event: "job"`); the job's tenant,
     template, format and request id join the current context for the lines that follow."""
     fields = log_fields()
-    fields.update({"job_id": job.get("id"), **{k: job.get(k) for k in ("tenant", "template", "format")}})
-    if job.get("request_id"):
-        fields["request_id"] = job["request_id"]
+    fields.update({"job_id": job.get("id"), **_job_fields(job)})
     _tag_sentry(fields)
     line = {"event": "job", "state": state, **_job_numbers(job), "error_code": job.get("error_code"), **extra}
     level = logging.WARNING if state == "failed" else logging.INFO
