@@ -1,31 +1,11 @@
 """Every shipped template, exported to XLSX with sample records and read back."""
-from datetime import datetime
-
 import pytest
 
+from support import TEMPLATES, expected_cell
 from ybb_engine import samples
-from ybb_engine.values import map_key
 
 MAKERS = {"participants": samples.participants, "payments": samples.payments, "ambassadors": samples.ambassadors}
-TEMPLATES = ["participants/standard", "participants/detailed", "participants/summary", "participants/complete",
-             "payments/standard", "payments/detailed", "ambassadors/standard", "ambassadors/detailed"]
 ROWS = 150
-
-
-def expected_cell(column, raw):
-    """What a cell holds after export, computed from the raw sample value."""
-    if raw is None:
-        return None
-    if column.value_map:
-        key = map_key(raw) if column.type != "boolean" else ("true" if raw in (1, True, "1") else "false")
-        return column.value_map[key]
-    if column.type in ("integer", "number", "currency"):
-        return float(raw)
-    if column.type == "datetime":
-        return datetime.fromisoformat(raw)
-    if column.type == "date":
-        return datetime.fromisoformat(raw).date()
-    return raw
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
