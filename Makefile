@@ -4,6 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# Locust has a venv of its own: gevent patches the standard library.
+LOCUST_VENV ?= .venv-locust
+LOCUST_PY := $(LOCUST_VENV)/bin/python
+LOCUST_STAMP := $(LOCUST_VENV)/.installed
 
 .PHONY: help run run-detached stop key test lint bench loadtest loadtest-quick nginx php chromium clean
 
@@ -13,6 +17,7 @@ help:
 	@echo "make key TENANT=x  print a new API key for tenant x (the running stack accepts it at once)"
 	@echo "make test          run the test suite (starts real Nginx, Gunicorn and Dask on free ports)"
 	@echo "make lint          validate docker-compose, the Dockerfiles and the systemd units"
+	@echo "make loadtest      locust scenarios, 20 users for 2 minutes; fails on a missed threshold (loadtest-quick: 30 s)"
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -27,6 +32,13 @@ $(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
 
 $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt requirements-lint.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(LOCUST_PY):
+	python3 -m venv $(LOCUST_VENV)
+
+$(LOCUST_STAMP): loadtests/requirements.txt | $(LOCUST_PY)
+	$(LOCUST_PY) -m pip install -q -r loadtests/requirements.txt
 	touch $@
 
 nginx:
@@ -60,8 +72,15 @@ php:
 chromium:
 	@scripts/ensure_chromium.sh
 
-test: $(DEV_STAMP) nginx php chromium
-	$(PY) -m pytest
+test: $(DEV_STAMP) $(LOCUST_STAMP) nginx php chromium
+	YBB_LOCUST_PYTHON=$(CURDIR)/$(LOCUST_PY) $(PY) -m pytest
+
+# Locust against the stack (started if it is not running), or LOADTEST_ARGS="--host https://…".
+loadtest: $(RUNTIME_STAMP) $(LOCUST_STAMP) nginx
+	$(LOCUST_PY) loadtests/run.py --stack-python $(PY) $(LOADTEST_ARGS)
+
+loadtest-quick: $(RUNTIME_STAMP) $(LOCUST_STAMP) nginx
+	$(LOCUST_PY) loadtests/run.py --quick --stack-python $(PY) $(LOADTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

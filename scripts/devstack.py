@@ -142,7 +142,7 @@ class Stack:
         if not password.exists():
             password.write_text(secrets.token_urlsafe(18))
             password.chmod(0o600)
-        hashed = subprocess.run(["openssl", "passwd", "-apr1", password.read_text()],
+        hashed = subprocess.run(["openssl", "passwd", "-apr1", "-stdin"], input=password.read_text(),
                                 check=True, capture_output=True, text=True).stdout.strip()
         (var / "nginx" / "htpasswd").write_text(f"ybb:{hashed}\n")
 
