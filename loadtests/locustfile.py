@@ -288,6 +288,14 @@ class SourceAddressAdapter(LocustHttpAdapter):
 
 RECENT_JOBS: deque[str] = deque(maxlen=200)  # ids of this process's exports, for status_polling
 _USER_NUMBERS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+_CLIENT_NUMBERS = itertools.count()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class YbbUser(HttpUser):
@@ -305,9 +313,22 @@ class YbbUser(HttpUser):
         key = self.api_key()
         if key:
             self.client.headers["X-API-Key"] = key
+        adapter = SourceAddressAdapter(self.source_address(), pool_maxsize=self.pool_size())
+        self.client.mount("https://", adapter)
+        self.client.mount("http://", adapter)
 
     def api_key(self) -> str:
         return _read_key(self.options.api_key, self.options.api_key_file)
+
+    def source_address(self) -> str | None:
+        """Against a loopback host, each honest user is a client machine of its own
+        (127.0.1.N), as YBB's PHP servers are: Nginx's per-IP limits apply per user."""
+        if not _is_loopback(urlsplit(self.host or "").hostname or ""):
+            return None
+        return f"127.0.1.{next(_CLIENT_NUMBERS) % 250 + 1}"
+
+    def pool_size(self) -> int:
+        return 10
 
     def n(self, what: str) -> str:
         return f"{self.scenario}: {what}"
@@ -587,7 +608,7 @@ class TemplateListing(YbbUser):
 class Abuse(YbbUser):
     """One client bursting: it must meet 429s (JSON, with Retry-After), never a 5xx. It sends
     from another loopback address and with its own key, so that the honest users, who share
-    127.0.0.1 and the dev key, keep their per-IP and per-key budgets."""
+    the dev key, keep their per-IP and per-key budgets."""
 
     scenario = "abuse"
     fixed_count = 1
@@ -596,10 +617,10 @@ class Abuse(YbbUser):
 
     def on_start(self) -> None:
         super().on_start()
-        adapter = SourceAddressAdapter(self.source_address(), pool_maxsize=self.options.abuse_concurrency)
-        self.client.mount("https://", adapter)
-        self.client.mount("http://", adapter)
         self.expected = {200, 429} if "X-API-Key" in self.client.headers else {401, 429}
+
+    def pool_size(self) -> int:
+        return self.options.abuse_concurrency
 
     def api_key(self) -> str:
         return _read_key(self.options.abuse_key, self.options.abuse_key_file)
@@ -610,11 +631,7 @@ class Abuse(YbbUser):
             return None
         if source != "auto":
             return source
-        host = urlsplit(self.host or "").hostname or ""
-        try:
-            return "127.0.0.2" if ipaddress.ip_address(host).is_loopback else None
-        except ValueError:
-            return "127.0.0.2" if host == "localhost" else None
+        return "127.0.0.2" if _is_loopback(urlsplit(self.host or "").hostname or "") else None
 
     @tag("abuse")
     @task
