@@ -57,36 +57,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_
 
 class JobStore(Protocol):
     def create(self, job: dict[str, Any]) -> dict[str, Any]: ...
-    def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None:
-        """Claim the next partition numbers and row offset for an uploaded batch.
-
-        Returns (first partition index, first row offset), or None when the job no longer
-        accepts records. Atomic across processes, so concurrent batches never collide.
-        """
-        found = self._connect().execute(
-            "UPDATE jobs SET partitions = partitions + ?, rows_total = rows_total + ?, batches = batches + 1 "
-            "WHERE id = ? AND state = 'awaiting_records' RETURNING partitions, rows_total",
-            (partitions, rows, job_id),
-        ).fetchone()
-        return (found[0] - partitions, found[1] - rows) if found else None
-
-    def find_cached(self, tenant: str, cache_key: str, now: float) -> dict[str, Any] | None:
-        found = self._connect().execute(
-            "SELECT * FROM jobs WHERE tenant = ? AND cache_key = ? AND state = 'succeeded' AND expires_at > ? "
-            "ORDER BY created_at DESC LIMIT 1",
-            (tenant, cache_key, now),
-        ).fetchone()
-        return _decode(found) if found else None
-
-    def unfinished(self) -> list[dict[str, Any]]:
-        rows = self._connect().execute("SELECT * FROM jobs WHERE state IN ('queued', 'running')").fetchall()
-        return [_decode(r) for r in rows]
-
     def get(self, job_id: str) -> dict[str, Any] | None: ...
+    def find_idempotent(self, tenant: str, key: str) -> dict[str, Any] | None: ...
+    def find_cached(self, tenant: str, cache_key: str, now: float) -> dict[str, Any] | None: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
     def transition(self, job_id: str, from_states: Iterable[str], **fields: Any) -> bool: ...
     def add_progress(self, job_id: str, rows: int) -> None: ...
+    def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None: ...
     def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
+    def expired(self, now: float | None = None) -> list[dict[str, Any]]: ...
+    def unfinished(self) -> list[dict[str, Any]]: ...
 
 
 class SqliteJobStore:
