@@ -1,6 +1,16 @@
-"""Builds the Dask graph of one export: prepare every partition in parallel on the
-workers, then one merge task that combines them and writes the file, then (with a
-callback_url) one task that delivers the webhook.
+"""Builds the Dask graph of one export (see fastexport.py for what each step does):
+
+    prepare ×P ─▶ plan ─▶ scatter ×P ─▶ shuffled ─▶ render ×P ─▶ write ─▶ (notify)
+
+or, when every partition's output rows are its input rows and the styles are known in advance
+(no filters, dedupe, sort, split_by or currency codes: fastexport.can_fuse):
+
+    prepare_render ×P ─▶ write ─▶ (notify)
+
+P is the number of input partitions, so the graph is known when the API submits it. Only
+paths and small metadata travel through the scheduler: records, prepared rows, pieces
+and rendered chunks stay in files under the job's directory (DATA_DIR/jobs/<id>/work).
+Scatter tasks do nothing unless the export dedupes, sorts or splits by a field.
 
 The futures are handed to `fire_and_forget`, so the export finishes even when the API
 process that submitted it exits; the tasks themselves record the outcome in the job store.
@@ -12,7 +22,8 @@ from typing import Sequence
 
 from distributed import Client, Future, fire_and_forget
 
-from . import tasks
+from . import fastexport, tasks
+from .spec import ExportSpec
 from .partitions import PartitionFile
 
 TASK_RETRIES = 3
@@ -36,21 +47,63 @@ def write_key(job_id: str) -> str:
     return f"ybb-write-{job_id}"
 
 
+def plan_key(job_id: str) -> str:
+    return f"ybb-plan-{job_id}"
+
+
+def scatter_key(job_id: str, index: int) -> str:
+    return f"ybb-scatter-{job_id}-{index}"
+
+
+def shuffle_key(job_id: str) -> str:
+    return f"ybb-shuffle-{job_id}"
+
+
+def render_key(job_id: str, index: int) -> str:
+    return f"ybb-render-{job_id}-{index}"
+
+
 def submit_export(
     client: Client, store_path: str, job_id: str, spec: dict, partitions: Sequence[PartitionFile], out_path: str,
     notification: Notification | None = None,
 ) -> Future:
+    count = len(partitions)
+    common = {"retries": TASK_RETRIES, "pure": False}
+    if fastexport.can_fuse(ExportSpec.from_dict(spec)):
+        # Rows stay where they are: each partition prepares and renders in one task.
+        rendered = [
+            client.submit(tasks.prepare_render, store_path, job_id, part.path, spec, part.offset, index, out_path,
+                          key=prepare_key(job_id, index), **common)
+            for index, part in enumerate(partitions)
+        ]
+        final = client.submit(tasks.write, store_path, job_id, rendered, spec, out_path, None,
+                              key=write_key(job_id), **common)
+        return _finish(client, store_path, job_id, final, notification)
     prepared = [
-        client.submit(
-            tasks.prepare, store_path, job_id, part.path, spec, part.offset,
-            key=prepare_key(job_id, index), retries=TASK_RETRIES, pure=False,
-        )
+        client.submit(tasks.prepare, store_path, job_id, part.path, spec, part.offset, out_path,
+                      key=prepare_key(job_id, index), **common)
         for index, part in enumerate(partitions)
     ]
+    the_plan = client.submit(tasks.plan, store_path, job_id, prepared, spec, out_path, key=plan_key(job_id), **common)
+    scattered = [
+        client.submit(tasks.scatter, store_path, job_id, the_plan, index, out_path,
+                      key=scatter_key(job_id, index), **common)
+        for index in range(count)
+    ]
+    barrier = client.submit(tasks.shuffled, scattered, key=shuffle_key(job_id), **common)
+    rendered = [
+        client.submit(tasks.render, store_path, job_id, the_plan, barrier, index, spec, out_path,
+                      key=render_key(job_id, index), **common)
+        for index in range(max(count, 1))
+    ]
     final = client.submit(
-        tasks.write, store_path, job_id, prepared, spec, out_path,
-        key=write_key(job_id), retries=TASK_RETRIES, pure=False,
+        tasks.write, store_path, job_id, rendered, spec, out_path, the_plan,
+        key=write_key(job_id), **common,
     )
+    return _finish(client, store_path, job_id, final, notification)
+
+
+def _finish(client: Client, store_path: str, job_id: str, final: Future, notification: Notification | None) -> Future:
     fire_and_forget(final)
     if notification is not None:
         fire_and_forget(client.submit(tasks.notify, store_path, job_id, final, notification,
@@ -58,9 +111,16 @@ def submit_export(
     return final
 
 
+def all_keys(job_id: str, partition_count: int) -> list[str]:
+    count = max(partition_count, 1)
+    return [write_key(job_id), plan_key(job_id), shuffle_key(job_id),
+            *(prepare_key(job_id, i) for i in range(partition_count)),
+            *(scatter_key(job_id, i) for i in range(partition_count)),
+            *(render_key(job_id, i) for i in range(count))]
+
+
 def cancel_export(client: Client, job_id: str, partition_count: int) -> None:
-    keys = [write_key(job_id), *(prepare_key(job_id, i) for i in range(partition_count))]
-    client.cancel([Future(key, client=client) for key in keys], force=True)
+    client.cancel([Future(key, client=client) for key in all_keys(job_id, partition_count)], force=True)
 
 
 def task_state(client: Client, key: str) -> str | None:

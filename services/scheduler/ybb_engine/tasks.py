@@ -1,5 +1,7 @@
 """The functions Dask workers run for one export job.
 
+The graph (see pipeline.py and fastexport.py): prepare ×P → plan → scatter ×P → render ×P → write,
+or, when fastexport.can_fuse(spec), prepare_render ×P → write.
 A task that fails records the failure on the job and returns a `Failed` marker instead of
 raising: engine errors (bad records, cell overflow) are deterministic, so retrying them is
 pointless, and the merge and webhook tasks must still run to report the failure.
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 from distributed import secede
 
 from .errors import EngineError
-from .export import Partition, prepare_partition, combine_partitions, write_export
+from . import fastexport
 from .jobstore import SqliteJobStore
 from .jobview import job_view
 from .partitions import read_partition
@@ -80,35 +82,100 @@ def _announce(store_path: str, job_id: str, state: str) -> None:
         job_transition(job, state)
 
 
-def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: int) -> Partition | Failed:
-    """Per partition: parse, validate, transform and filter."""
+def _work(out_path: str) -> Path:
+    return fastexport.work_dir(out_path)
+
+
+def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: int,
+            out_path: str | None = None) -> fastexport.Prepared | Failed:
+    """Per partition: parse, validate, transform and filter; the rows go to a file in the job's work dir."""
     store = _store(store_path)
     with job_context(job_id, task="prepare"):
         if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
             _announce(store_path, job_id, "running")
 
-        def work() -> Partition:
+        def work() -> fastexport.Prepared:
             records = read_partition(part_path)
-            part = prepare_partition(records, ExportSpec.from_dict(spec), row_offset=offset)
+            work_dir = _work(out_path) if out_path else Path(part_path).parent.parent / "work"
+            prepared = fastexport.prepare_file(records, ExportSpec.from_dict(spec), offset,
+                                               work_dir / f"prep-{Path(part_path).stem}.pkl")
             store.add_progress(job_id, len(records))
-            return part
+            return prepared
 
         return _guarded(store_path, job_id, work)
 
 
-def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spec: dict, out_path: str) -> dict:
-    """The merge: combine the partitions (dedupe, global sort) and write the file."""
-    failure = next((p for p in parts if isinstance(p, Failed)), None)
+def prepare_render(store_path: str, job_id: str, part_path: str, spec: dict, offset: int, index: int,
+                   out_path: str) -> fastexport.Fused | Failed:
+    """Per partition, when the export allows it (fastexport.can_fuse): prepare and render in one task."""
+    store = _store(store_path)
+    with job_context(job_id, task="prepare"):
+        if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
+            _announce(store_path, job_id, "running")
+
+        def work() -> fastexport.Fused:
+            records = read_partition(part_path)
+            fused = fastexport.prepare_render(records, ExportSpec.from_dict(spec), offset, index, _work(out_path))
+            store.add_progress(job_id, len(records))
+            return fused
+
+        return _guarded(store_path, job_id, work)
+
+
+def plan(store_path: str, job_id: str, prepared: Sequence, spec: dict, out_path: str) -> fastexport.Plan | Failed:
+    """Row counts, sheets, styles, column widths; the global order when the export dedupes, sorts or splits."""
+    failure = _first_failure(prepared)
+    if failure is not None:
+        return failure
+    with job_context(job_id, task="plan"):
+        return _guarded(store_path, job_id,
+                        lambda: fastexport.plan(list(prepared), ExportSpec.from_dict(spec), _work(out_path)))
+
+
+def scatter(store_path: str, job_id: str, the_plan, index: int, out_path: str) -> list[int] | Failed:
+    """Ordered exports: send partition `index`'s rows to the render jobs that own their positions."""
+    if isinstance(the_plan, Failed):
+        return the_plan
+    with job_context(job_id, task="scatter"):
+        return _guarded(store_path, job_id, lambda: fastexport.scatter(the_plan, index, _work(out_path)))
+
+
+def shuffled(scattered: Sequence) -> Failed | None:
+    """A barrier after every scatter, so each render task depends on one key instead of all of them."""
+    return _first_failure(scattered)
+
+
+def render(store_path: str, job_id: str, the_plan, barrier, index: int, spec: dict,
+           out_path: str) -> fastexport.Rendered | Failed:
+    """Render job `index`: its rows as deflated <row> XML (XLSX) or bytes (CSV, JSON) in chunk files."""
+    failure = the_plan if isinstance(the_plan, Failed) else barrier
+    if failure is not None:
+        return failure
+    with job_context(job_id, task="render"):
+        return _guarded(store_path, job_id, lambda: fastexport.render(
+            the_plan, index, ExportSpec.from_dict(spec), _work(out_path)))
+
+
+def write(store_path: str, job_id: str, rendered: Sequence, spec: dict, out_path: str, the_plan=None) -> dict:
+    """The merge: stream the rendered chunks into the final file, then record the outcome."""
+    failure = _first_failure([the_plan, *rendered])
     if failure is not None:
         return {"state": "failed", "code": failure.code}
+    store = _store(store_path)
+    current = (store.get(job_id) or {}).get("state")
+    if current in ("succeeded", "cancelled", "failed", "expired"):
+        # A retry of a write that had finished (its chunks are gone), or an ended job: leave its file alone.
+        return {"state": current}
 
     def work() -> dict:
         export_spec = ExportSpec.from_dict(spec)
-        combined = combine_partitions(list(parts), export_spec)
         tmp_path = f"{out_path}.partial"
-        result = write_export(combined, export_spec, Path(tmp_path))
+        if the_plan is None:  # prepare and render ran fused, one task per partition
+            result = fastexport.merge(fastexport.plan_fused(list(rendered), export_spec),
+                                      [r.rendered for r in rendered], export_spec, tmp_path)
+        else:
+            result = fastexport.merge(the_plan, list(rendered), export_spec, tmp_path)
         os.replace(tmp_path, out_path)
-        store = _store(store_path)
         finished = store.transition(
             job_id,
             ("queued", "running"),
@@ -124,12 +191,17 @@ def write(store_path: str, job_id: str, parts: Sequence[Partition | Failed], spe
                 Path(out_path).unlink(missing_ok=True)
             return {"state": state}
         shutil.rmtree(Path(out_path).parent / "input", ignore_errors=True)
+        shutil.rmtree(_work(out_path), ignore_errors=True)
         _announce(store_path, job_id, "succeeded")
         return {"state": "succeeded", "rows": result.rows}
 
     with job_context(job_id, task="write"):
         outcome = _guarded(store_path, job_id, work)
     return {"state": "failed", "code": outcome.code} if isinstance(outcome, Failed) else outcome
+
+
+def _first_failure(items: Sequence) -> Failed | None:
+    return next((item for item in items if isinstance(item, Failed)), None)
 
 
 def notify(store_path: str, job_id: str, outcome: dict, notification: "Notification") -> str | None:

@@ -1,32 +1,59 @@
-"""CSV writer: RFC 4180 quoting through the csv module; formula-like texts get a leading apostrophe."""
+"""CSV writer: RFC 4180 quoting through the csv module; formula-like texts get a leading apostrophe.
+
+`encode_header` and `encode_rows` make the bytes of the header and of any run of rows, so
+the partitioned pipeline renders chunks in parallel and the merge concatenates them.
+"""
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable
 
 from .formatting import column_formats
 from .safety import empty_warnings, is_formula_like, neutralise_for_csv
 
 
-def write_csv(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
+def _writer(handle, spec):
+    csv_options = spec.options.csv
+    return csv.writer(
+        handle,
+        delimiter=csv_options.delimiter,
+        quotechar=csv_options.quotechar,
+        lineterminator=csv_options.line_terminator,
+        quoting=csv.QUOTE_MINIMAL,
+        doublequote=True,
+    )
+
+
+def _cell(text: str, warnings: dict) -> str:
+    if is_formula_like(text):
+        warnings["formula_neutralised"] += 1
+        return neutralise_for_csv(text)
+    return text
+
+
+def encode_header(spec) -> tuple[bytes, dict[str, int]]:
+    """The byte-order mark (utf-8-sig) and the header line (unless csv.header is false)."""
+    warnings = empty_warnings()
+    out = codecs.BOM_UTF8 if spec.options.csv.encoding == "utf-8-sig" else b""
+    if spec.options.csv.header:
+        buffer = io.StringIO()
+        _writer(buffer, spec).writerow([_cell(c.header, warnings) for c in spec.columns])
+        out += buffer.getvalue().encode("utf-8")
+    return out, warnings
+
+
+def encode_rows(rows: Iterable[tuple], spec) -> tuple[bytes, dict[str, int]]:
     options = spec.options
-    csv_options = options.csv
     warnings = empty_warnings()
     formats = column_formats(spec.columns, options)
     null_text = options.null_display or ""
     width = len(spec.columns)
 
-    def cell(text: str) -> str:
-        if is_formula_like(text):
-            warnings["formula_neutralised"] += 1
-            return neutralise_for_csv(text)
-        return text
-
-    def lines() -> Iterator[list[str]]:
-        if csv_options.header:
-            yield [cell(c.header) for c in spec.columns]
-        for row in part.rows:
+    def lines():
+        for row in rows:
             out = []
             for value, fmt in zip(row[:width], formats):
                 if value is None:
@@ -35,17 +62,20 @@ def write_csv(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
                 text = fmt.text(value)
                 # Real numbers (a negative amount) are not formulas; only texts are checked.
                 is_text = isinstance(value, str) or fmt.label(value) is not None
-                out.append(cell(text) if is_text else text)
+                out.append(_cell(text, warnings) if is_text else text)
             yield out
 
-    with open(out_path, "w", encoding=csv_options.encoding, newline="") as handle:
-        writer = csv.writer(
-            handle,
-            delimiter=csv_options.delimiter,
-            quotechar=csv_options.quotechar,
-            lineterminator=csv_options.line_terminator,
-            quoting=csv.QUOTE_MINIMAL,
-            doublequote=True,
-        )
-        writer.writerows(lines())
+    buffer = io.StringIO()
+    _writer(buffer, spec).writerows(lines())
+    return buffer.getvalue().encode("utf-8"), warnings
+
+
+def write_csv(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
+    head, warnings = encode_header(spec)
+    body, more = encode_rows(part.rows, spec)
+    for key, count in more.items():
+        warnings[key] += count
+    with open(out_path, "wb") as handle:
+        handle.write(head)
+        handle.write(body)
     return [], warnings

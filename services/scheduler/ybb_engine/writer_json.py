@@ -19,7 +19,8 @@ from .safety import empty_warnings
 _MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
 
 
-def write_json(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
+def encode_rows(rows, spec) -> tuple[bytes, dict[str, int]]:
+    """JSON: the objects joined by ",\n" (the merge adds the brackets); NDJSON: one line each."""
     options = spec.options
     warnings = empty_warnings()
     formatted = options.json.formatted
@@ -52,13 +53,17 @@ def write_json(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
             obj = {k: raw(v) for k, v in zip(keys, row[:width])}
         return orjson.dumps(obj)
 
+    encoded = [encode(row) for row in rows]
+    if spec.format == "ndjson":
+        return b"".join(line + b"\n" for line in encoded), warnings
+    return b",\n".join(encoded), warnings
+
+
+def write_json(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
+    body, warnings = encode_rows(part.rows, spec)
     with open(out_path, "wb") as handle:
         if spec.format == "ndjson":
-            for row in part.rows:
-                handle.write(encode(row) + b"\n")
+            handle.write(body)
         else:
-            handle.write(b"[")
-            for index, row in enumerate(part.rows):
-                handle.write((b",\n" if index else b"\n") + encode(row))
-            handle.write(b"\n]\n" if part.rows else b"]\n")
+            handle.write(b"[\n" + body + b"\n]\n" if part.rows else b"[]\n")
     return [], warnings

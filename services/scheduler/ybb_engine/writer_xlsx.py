@@ -51,18 +51,30 @@ def write_xlsx(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
               enumerate(zip(columns, formats))]
     cells = [_CellWriter(f, styles, warnings, options.null_display, currency_index[i]) for i, f in enumerate(formats)]
 
-    names: list[str] = []
-    taken: set[str] = set()
-    for base, rows in _sheet_groups(part, spec, formats):
-        for chunk_number, start in enumerate(range(0, max(len(rows), 1), MAX_ROWS_PER_SHEET), start=1):
-            label = base if chunk_number == 1 else f"{base[:31 - len(f' ({chunk_number})')]} ({chunk_number})"
-            name = sheet_name(label, taken)
-            names.append(name)
+    groups = _sheet_groups(part, spec, formats)
+    layout = sheet_layout([(base, len(rows)) for base, rows in groups])
+    names = [name for name, _ in layout]
+    sheets = iter(layout)
+    for base, rows in groups:
+        for start in range(0, max(len(rows), 1), MAX_ROWS_PER_SHEET):
+            name, _ = next(sheets)
             sheet = workbook.add_worksheet(name)
             chunk = rows[start:start + MAX_ROWS_PER_SHEET]
             _write_sheet(sheet, columns, widths, styles, cells, chunk)
     workbook.close()
     return names, warnings
+
+
+def sheet_layout(groups: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(sheet name, rows) of every sheet: each group (split_by value, or the one base name) is cut
+    at MAX_ROWS_PER_SHEET rows into "Name", "Name (2)", ...; names made valid and unique."""
+    layout: list[tuple[str, int]] = []
+    taken: set[str] = set()
+    for base, count in groups:
+        for chunk_number, start in enumerate(range(0, max(count, 1), MAX_ROWS_PER_SHEET), start=1):
+            label = base if chunk_number == 1 else f"{base[:31 - len(f' ({chunk_number})')]} ({chunk_number})"
+            layout.append((sheet_name(label, taken), min(MAX_ROWS_PER_SHEET, count - start)))
+    return layout
 
 
 def _write_sheet(sheet, columns, widths, styles, cells, rows) -> None:

@@ -14,6 +14,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from ybb_engine.export import ExportResult, combine_partitions, prepare_partition, write_export
+from ybb_engine.fastexport import run_local
 from ybb_engine.spec import ExportSpec, build_spec
 from ybb_engine.templates import TemplateRegistry, load_templates
 
@@ -32,15 +33,25 @@ def spec_for(registry) -> Callable[..., ExportSpec]:
     return make
 
 
+@pytest.fixture(params=["reference", "fast"])
+def engine(request) -> str:
+    """Every export test runs twice: the reference writers (xlsxwriter, one merge) and the fast
+    partitioned path (ybb_engine.fastexport: columnar prepare, vectorised render, streamed merge)."""
+    return request.param
+
+
 @pytest.fixture
-def run_export(spec_for, tmp_path) -> Callable[..., tuple[ExportResult, Path]]:
+def run_export(spec_for, tmp_path, engine) -> Callable[..., tuple[ExportResult, Path]]:
     """Run the whole pipeline (prepare in `parts` partitions, combine, write)."""
     def run(records: list, request: dict, parts: int = 1, name: str = "out") -> tuple[ExportResult, Path]:
         spec = spec_for(request, records[:100])
         size = max(1, -(-len(records) // parts))
+        path = tmp_path / f"{name}.{spec.format}"
+        if engine == "fast":
+            chunks = [records[i:i + size] for i in range(0, len(records), size)]
+            return run_local(chunks, spec, path, tmp_path / f"{name}-work"), path
         prepared = [prepare_partition(records[i:i + size], spec, row_offset=i) for i in range(0, len(records), size)]
         combined = combine_partitions(prepared, spec)
-        path = tmp_path / f"{name}.{spec.format}"
         return write_export(combined, spec, path), path
     return run
 

@@ -1,0 +1,361 @@
+"""The fast XLSX path: worksheet rows rendered with pyarrow.compute, deflated per chunk,
+and assembled into the package without recompression.
+
+`XlsxRenderer.rows_xml(columns)` turns a columnar partition into the bytes of its `<row>`
+elements. Rows and cells carry no `r` attribute (ECMA-376 makes it optional: a row follows
+the previous one, a cell the previous cell), so a chunk renders without knowing where it
+lands; an empty cell is written as `<c/>` to keep its place. Each column is rendered in one
+vectorised pass by type (text escaping, number and date conversion, value-map labels,
+currency formats); a column holding mixed Python values is rendered cell by cell with the
+same rules as the reference writer (writer_xlsx), and counts the same warnings.
+
+`write_chunk` deflates rows into a raw deflate stream ending in a full flush, written
+atomically; `assemble` streams the chunks into the sheet entries of the ZIP.
+"""
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import ooxml
+from .ooxml import escape_text  # noqa: F401  (re-exported: the scalar form of the escaping)
+from .columnar import Columns
+from .formatting import DEFAULT_CURRENCY_FORMAT, ColumnFormat, column_formats
+from .safety import LARGE_INTEGER, empty_warnings, is_formula_like
+from .spec import ExportSpec
+from .zipstream import Piece, ZipStreamWriter, deflate_piece, finish_deflate
+
+AUTHOR = "YBB Data Management Service"
+EXCEL_MAX_NUMBER = 9.99999999999999e307
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+DEFLATE_LEVEL = 1
+# Past this many bytes of a sheet's XML, or cells, the ZIP gets ZIP64 records.
+ZIP64_CELLS = 50_000_000
+_SPACE_RE2 = r"^[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]|[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]$"
+_FORMULA_RE2 = r"^[=+\-@\t\r\n]"
+_UNIX_DAY_SERIAL = 25568  # days from Excel's 1899-12-31 to 1970-01-01
+_MIN_FAST_DAY = -25508    # 1900-03-01: before it Excel's 1900 leap-year bug shifts serials
+
+
+def number_xml(value: float | int) -> str:
+    return f"{value:.16G}"
+
+
+def excel_serial(value: date) -> float:
+    from xlsxwriter.utility import _datetime_to_excel_datetime  # noqa: PLC0415  (the reference conversion)
+
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=None)
+    return _datetime_to_excel_datetime(value, False, True)
+
+
+def style_formats(spec: ExportSpec, currency_codes: Sequence[str] = ()) -> ooxml.StyleTable:
+    """Every number format the sheets may use, in a fixed order."""
+    found: list[str] = []
+    for fmt in column_formats(spec.columns, spec.options):
+        column = fmt.column
+        number = column.format or (DEFAULT_CURRENCY_FORMAT if column.type == "currency" else None)
+        candidates = [number, fmt.date_format, fmt.datetime_format]
+        if column.currency_field and number:
+            candidates += [f'"{code}" {number}' for code in sorted(set(currency_codes))]
+        found += [c for c in candidates if c and c not in found]
+    return ooxml.StyleTable(found)
+
+
+def currency_codes(columns: Columns, spec: ExportSpec) -> set[str]:
+    """The valid currency codes a partition holds (the style table needs them before rendering)."""
+    codes: set[str] = set()
+    for column in spec.columns:
+        if not column.currency_field:
+            continue
+        values = columns.columns[columns.fields.index(column.currency_field)]
+        unique = pc.unique(values).to_pylist() if isinstance(values, pa.Array) else set(values)
+        codes.update(v for v in unique if isinstance(v, str) and CURRENCY_CODE.fullmatch(v))
+    return codes
+
+
+def _tz_safe(arr: pa.Array) -> bool:
+    if not arr.type.tz or arr.type.tz.upper() == "UTC" or not len(arr) or arr.null_count == len(arr):
+        return True
+    years = pc.year(arr)
+    return 1900 <= pc.min(years).as_py() and pc.max(years).as_py() <= 2037
+
+
+def _join(*parts) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _scalar(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.string())
+
+
+class XlsxRenderer:
+    """Renders the data rows of one export (its spec and style table)."""
+
+    def __init__(self, spec: ExportSpec, styles: ooxml.StyleTable):
+        self.spec = spec
+        self.styles = styles
+        options = spec.options
+        self.formats = column_formats(spec.columns, options)
+        fields = [c.field for c in spec.all_columns]
+        self.currency_index = [fields.index(c.currency_field) if c.currency_field else None for c in spec.columns]
+        self.null_display = options.null_display
+        self.null_cell = ooxml.inline_string(options.null_display) if options.null_display else "<c/>"
+        self.number_format = [c.format or (DEFAULT_CURRENCY_FORMAT if c.type == "currency" else None)
+                              for c in spec.columns]
+
+    # -- one cell, the reference rules (mixed columns) -------------------------------------
+    def _py_cell(self, c: int, value: Any, code: Any, warnings: dict) -> str:
+        fmt = self.formats[c]
+        if value is None:
+            return self.null_cell
+        label = fmt.label(value)
+        if label is not None:
+            return self._py_text(label, warnings)
+        if isinstance(value, str):
+            return self._py_text(value, warnings)
+        if isinstance(value, bool):
+            return f'<c t="b"><v>{int(value)}</v></c>'
+        if isinstance(value, datetime):
+            style = self.styles.index(fmt.datetime_format)
+            return f'<c s="{style}"><v>{number_xml(excel_serial(value))}</v></c>'
+        if hasattr(value, "isoformat"):
+            style = self.styles.index(fmt.date_format)
+            return f'<c s="{style}"><v>{number_xml(excel_serial(value))}</v></c>'
+        if fmt.column.type == "enum":
+            return self._py_text(str(value), warnings)
+        if isinstance(value, int) and abs(value) >= LARGE_INTEGER:
+            warnings["large_integers_as_text"] += 1
+            return ooxml.inline_string(str(value))
+        if abs(value) > EXCEL_MAX_NUMBER:
+            warnings["large_numbers_as_text"] += 1
+            return ooxml.inline_string(repr(value))
+        return f'<c s="{self._number_style(c, code)}"><v>{number_xml(value)}</v></c>'
+
+    def _py_text(self, text: str, warnings: dict) -> str:
+        if is_formula_like(text):
+            warnings["formula_neutralised"] += 1
+        return ooxml.inline_string(text)
+
+    def _number_style(self, c: int, code: Any) -> int:
+        number_format = self.number_format[c]
+        if self.currency_index[c] is not None and isinstance(code, str) and CURRENCY_CODE.fullmatch(code):
+            return self.styles.index(f'"{code}" {number_format}')
+        return self.styles.index(number_format)
+
+    # -- vectorised ----------------------------------------------------------------------
+    def _text_cells(self, text: pa.Array, warnings: dict | None) -> pa.Array:
+        """Inline string cells of a string array (nulls stay null)."""
+        if warnings is not None:
+            warnings["formula_neutralised"] += int(pc.sum(pc.match_substring_regex(text, _FORMULA_RE2)).as_py() or 0)
+        esc = text
+        if pc.any(pc.match_substring_regex(esc, "_x|[\r&<>]")).as_py():
+            if pc.any(pc.match_substring(esc, "_x")).as_py():
+                esc = pc.replace_substring_regex(esc, r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
+            if pc.any(pc.match_substring(esc, "\r")).as_py():
+                esc = pc.replace_substring(esc, "\r", "_x000D_")
+            if pc.any(pc.match_substring_regex(esc, "[&<>]")).as_py():
+                esc = pc.replace_substring(esc, "&", "&amp;")
+                esc = pc.replace_substring(esc, "<", "&lt;")
+                esc = pc.replace_substring(esc, ">", "&gt;")
+        plain = _join(_scalar('<c t="inlineStr"><is><t>'), esc, _scalar("</t></is></c>"))
+        preserve = pc.match_substring_regex(text, _SPACE_RE2)
+        if not pc.any(preserve).as_py():
+            return plain
+        kept = _join(_scalar('<c t="inlineStr"><is><t xml:space="preserve">'), esc, _scalar("</t></is></c>"))
+        return pc.if_else(preserve, kept, plain)
+
+    def _labels(self, arr: pa.Array, fmt: ColumnFormat) -> pa.Array | None:
+        if not fmt.value_map or len(arr) == 0:
+            return None
+        unique = pc.unique(arr.drop_null())
+        keys, labels = [], []
+        for i, value in enumerate(unique.to_pylist()):
+            label = fmt.label(value)
+            if label is not None:
+                keys.append(i)
+                labels.append(label)
+        if not keys:
+            return None
+        positions = pc.index_in(arr, value_set=unique.take(pa.array(keys, pa.int64())))
+        return pa.array(labels, pa.string()).take(positions)
+
+    def _style_array(self, c: int, columns: Columns) -> pa.Array | pa.Scalar:
+        default = str(self._number_style(c, None))
+        index = self.currency_index[c]
+        if index is None:
+            return _scalar(default)
+        codes = columns.columns[index]
+        if not isinstance(codes, pa.Array) or codes.type != pa.string():
+            codes = pa.array([v if isinstance(v, str) else None for v in
+                              (codes.to_pylist() if isinstance(codes, pa.Array) else codes)], pa.string())
+        prefix_free = f" {self.number_format[c]}"
+        code_list = [f[1:4] for f in self.styles.formats
+                     if f.endswith(prefix_free) and len(f) == 5 + len(prefix_free) and CURRENCY_CODE.fullmatch(f[1:4])
+                     and f == f'"{f[1:4]}"{prefix_free}']
+        if not code_list:
+            return _scalar(default)
+        ids = pa.array([str(self._number_style(c, code)) for code in code_list], pa.string())
+        return pc.fill_null(ids.take(pc.index_in(codes, value_set=pa.array(code_list, pa.string()))), default)
+
+    def _number_cells(self, text: pa.Array, style) -> pa.Array:
+        return _join(_scalar('<c s="'), style, _scalar('"><v>'), text, _scalar("</v></c>"))
+
+    def _column_cells(self, c: int, columns: Columns, warnings: dict) -> pa.Array:
+        arr = columns.columns[c]
+        fmt = self.formats[c]
+        column = fmt.column
+        if isinstance(arr, pa.Array) and pa.types.is_timestamp(arr.type) and not _tz_safe(arr):
+            arr = arr.to_pylist()  # Python's zone rules: Arrow's stop at 2037
+        if isinstance(arr, pa.Array) and pa.types.is_timestamp(arr.type):
+            local = pc.local_timestamp(arr) if arr.type.tz else arr
+            micros = pc.fill_null(local.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            if (len(micros) and micros.min() < _MIN_FAST_DAY * 86_400_000_000) or fmt.value_map:
+                arr = arr.to_pylist()  # rare: the reference path below
+            else:
+                days = micros // 86_400_000_000
+                rest = micros - days * 86_400_000_000
+                serial = (days + _UNIX_DAY_SERIAL).astype(np.float64) + (
+                    (rest // 1_000_000).astype(np.float64) + (rest % 1_000_000).astype(np.float64) / 1e6) / 86400
+                serial = np.where(serial > 59, serial + 1, serial)
+                style = _scalar(str(self.styles.index(fmt.datetime_format)))
+                cells = self._number_cells(pc.cast(pa.array(serial), pa.string()), style)
+                if arr.null_count:
+                    cells = pc.if_else(pc.is_valid(arr), cells, _scalar(self.null_cell))
+                return cells
+        if not isinstance(arr, pa.Array):
+            codes = columns.values(self.currency_index[c]) if self.currency_index[c] is not None else None
+            cells = [self._py_cell(c, v, codes[i] if codes else None, warnings) for i, v in enumerate(arr)]
+            return pa.array(cells, pa.string())
+
+        null_cell = _scalar(self.null_cell)
+        labels = self._labels(arr, fmt)
+        kind = arr.type
+        if pa.types.is_string(kind) or pa.types.is_null(kind) or (pa.types.is_integer(kind) and column.type == "enum"):
+            text = arr if pa.types.is_string(kind) else pc.cast(arr, pa.string())
+            if labels is not None:
+                text = pc.coalesce(labels, text)
+            return pc.fill_null(self._text_cells(text, warnings), null_cell)
+        if pa.types.is_boolean(kind):
+            cells = pc.if_else(arr, _scalar('<c t="b"><v>1</v></c>'), _scalar('<c t="b"><v>0</v></c>'))
+        elif pa.types.is_date32(kind):
+            days = arr.cast(pa.int32()).cast(pa.int64())
+            serial = pc.add(days, _UNIX_DAY_SERIAL)
+            serial = pc.if_else(pc.greater(serial, 59), pc.add(serial, 1), serial)
+            cells = self._number_cells(pc.cast(serial, pa.string()), _scalar(str(self.styles.index(fmt.date_format))))
+        elif pa.types.is_integer(kind):
+            large = pc.greater_equal(pc.abs(arr), LARGE_INTEGER)
+            text = pc.cast(arr, pa.string())
+            cells = self._number_cells(text, self._style_array(c, columns))
+            if pc.any(large).as_py():
+                shown = large if labels is None else pc.and_(large, pc.is_null(labels))
+                warnings["large_integers_as_text"] += int(pc.sum(shown).as_py() or 0)
+                cells = pc.if_else(large, self._text_cells(text, None), cells)
+        elif pa.types.is_floating(kind):
+            cells = self._number_cells(pc.cast(arr, pa.string()), self._style_array(c, columns))
+            huge = pc.greater(pc.abs(arr), EXCEL_MAX_NUMBER)
+            if pc.any(huge).as_py():
+                shown = huge if labels is None else pc.and_(huge, pc.is_null(labels))
+                warnings["large_numbers_as_text"] += int(pc.sum(shown).as_py() or 0)
+                reprs = pa.array([repr(v) if v is not None else None for v in arr.to_pylist()], pa.string())
+                cells = pc.if_else(huge, self._text_cells(reprs, None), cells)
+        else:
+            codes = columns.values(self.currency_index[c]) if self.currency_index[c] is not None else None
+            values = arr.to_pylist()
+            return pa.array([self._py_cell(c, v, codes[i] if codes else None, warnings)
+                             for i, v in enumerate(values)], pa.string())
+        if labels is not None:
+            cells = pc.if_else(pc.is_valid(labels), self._text_cells(labels, warnings), cells)
+        return pc.fill_null(cells, null_cell)
+
+    def rows_xml(self, columns: Columns) -> tuple[memoryview | bytes, dict[str, int]]:
+        """The `<row>` elements of every row of `columns`, and the warnings counted."""
+        warnings = empty_warnings()
+        if not len(columns):
+            return b"", warnings
+        cells = [self._column_cells(c, columns, warnings) for c in range(len(self.spec.columns))]
+        rows = _join(_scalar("<row>"), *cells, _scalar("</row>"))
+        return _array_bytes(rows), warnings
+
+
+def _array_bytes(strings: pa.Array) -> memoryview:
+    """The concatenated values of a string array without nulls: a view of its data buffer, no copy."""
+    _, offsets, data = strings.buffers()
+    view = np.frombuffer(offsets, dtype=np.int32)
+    start, end = int(view[strings.offset]), int(view[strings.offset + len(strings)])
+    return memoryview(data)[start:end]
+
+
+# --- chunks and the package ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    path: str
+    crc: int
+    raw_size: int
+    size: int
+    rows: int
+
+    def piece(self) -> Piece:
+        return Piece(self.crc, self.raw_size, self.size, path=self.path)
+
+
+def write_chunk(xml: bytes, path: str | Path, rows: int) -> ChunkInfo:
+    """Deflate (raw, full flush) and write atomically: tmp file, then rename."""
+    compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    size = 0
+    with open(tmp, "wb") as out:
+        view = memoryview(xml)
+        step = 8 << 20
+        for start in range(0, len(view), step):
+            block = compressor.compress(view[start:start + step])
+            out.write(block)
+            size += len(block)
+        block = compressor.flush(zlib.Z_FULL_FLUSH)
+        out.write(block)
+        size += len(block)
+    os.replace(tmp, path)
+    return ChunkInfo(str(path), zlib.crc32(xml), len(xml), size, rows)
+
+
+@dataclass
+class SheetPlan:
+    name: str
+    rows: int
+    chunks: list[ChunkInfo]
+
+
+def assemble(out_path: str | Path, spec: ExportSpec, styles: ooxml.StyleTable, sheets: Sequence[SheetPlan],
+             widths: Sequence[float]) -> None:
+    """Write the XLSX: the package parts, then each sheet's head, chunks and tail, streamed."""
+    headers = [c.header for c in spec.columns]
+    names = [s.name for s in sheets]
+    cells = sum(s.rows for s in sheets) * max(len(headers), 1)
+    with open(out_path, "wb") as handle:
+        zip_out = ZipStreamWriter(handle, force_zip64=cells > ZIP64_CELLS)
+        zip_out.add_bytes("[Content_Types].xml", ooxml.content_types(len(sheets)).encode())
+        zip_out.add_bytes("_rels/.rels", ooxml.root_rels().encode())
+        zip_out.add_bytes("docProps/app.xml", ooxml.app_properties(names).encode())
+        zip_out.add_bytes("docProps/core.xml", ooxml.core_properties(spec.title, AUTHOR,
+                                                                     datetime.now(timezone.utc)).encode())
+        zip_out.add_bytes("xl/workbook.xml", ooxml.workbook(
+            names, [ooxml.filter_ref(len(headers), s.rows) for s in sheets]).encode())
+        zip_out.add_bytes("xl/_rels/workbook.xml.rels", ooxml.workbook_rels(len(sheets)).encode())
+        zip_out.add_bytes("xl/styles.xml", styles.xml().encode())
+        for number, sheet in enumerate(sheets, start=1):
+            head = ooxml.sheet_head(headers, list(widths), sheet.rows, number == 1).encode()
+            tail = ooxml.sheet_tail(len(headers), sheet.rows).encode()
+            pieces = [deflate_piece(head), *(c.piece() for c in sheet.chunks if c.raw_size),
+                      deflate_piece(tail), finish_deflate()]
+            zip_out.add_pieces(f"xl/worksheets/sheet{number}.xml", pieces)
+        zip_out.close()
