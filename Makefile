@@ -17,6 +17,7 @@ help:
 	@echo "make key TENANT=x  print a new API key for tenant x (the running stack accepts it at once)"
 	@echo "make test          run the test suite (starts real Nginx, Gunicorn and Dask on free ports)"
 	@echo "make lint          validate docker-compose, the Dockerfiles and the systemd units"
+	@echo "make bench         the benchmark: ratios against pandas/xlsxwriter/openpyxl, end-to-end figures"
 	@echo "make loadtest      locust scenarios, 20 users for 2 minutes; fails on a missed threshold (loadtest-quick: 30 s)"
 
 $(VENV)/bin/python:
@@ -74,6 +75,10 @@ chromium:
 
 test: $(DEV_STAMP) $(LOCUST_STAMP) nginx php chromium
 	YBB_LOCUST_PYTHON=$(CURDIR)/$(LOCUST_PY) $(PY) -m pytest
+
+# The benchmark: our engine against pandas, xlsxwriter and openpyxl, and end to end (about 10 min).
+bench: $(DEV_STAMP) nginx
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # Locust against the stack (started if it is not running), or LOADTEST_ARGS="--host https://…".
 loadtest: $(RUNTIME_STAMP) $(LOCUST_STAMP) nginx

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
-import ybb_engine.export  # noqa: F401  (warm import)
+import ybb_engine.tasks  # noqa: F401  (warm import: the engine, pyarrow, the writers)
 from ybb_engine.telemetry import configure_logging, init_sentry
 
 

@@ -20,7 +20,7 @@ from ybb_engine.export import sanitize_filename
 from ybb_engine.jobstore import FINAL_STATES, SqliteJobStore
 from ybb_engine.jobview import job_view
 from ybb_engine.partitions import list_partitions, write_partitions
-from ybb_engine.pipeline import Notification, cancel_export, submit_export, task_state, write_key
+from ybb_engine.pipeline import Notification, cancel_export, run_inline, submit_export, task_state, write_key
 from ybb_engine.spec import build_spec
 from ybb_engine.telemetry import job_transition
 from ybb_engine.webhooks import check_callback_url
@@ -106,7 +106,8 @@ def create_export(body: dict[str, Any], key: ApiKey, request_id: str | None, ide
     if cache_key and current_app.config["RESULT_CACHE"]:
         if cached := store.find_cached(key.tenant, cache_key, time.time()):
             return cached
-    client = None if body.get("upload") else _client_or_503()
+    inline = _runs_inline(body, len(records))
+    client = None if body.get("upload") or inline else _client_or_503()
 
     job_id = uuid.uuid4().hex
     directory = job_dir(job_id)
@@ -130,6 +131,9 @@ def create_export(body: dict[str, Any], key: ApiKey, request_id: str | None, ide
     job_transition(job, job["state"])
     if body.get("upload"):
         return job
+    if inline:
+        run_inline(store.path, job_id, job["spec"], partitions, str(directory / job["filename"]))
+        return store.get(job_id)  # type: ignore[return-value]
     final = _submit(client, job, partitions, key, base_url)
     if _wants_sync(body, len(records)):
         _wait(final, job_id)
@@ -184,6 +188,14 @@ def _submit(client, job: dict[str, Any], partitions, key: ApiKey, base_url: str)
     directory = job_dir(job["id"])
     return submit_export(client, job_store().path, job["id"], job["spec"], partitions,
                          str(directory / job["filename"]), notification)
+
+
+def _runs_inline(body: dict[str, Any], rows: int) -> bool:
+    """Small synchronous exports run in this thread with the same steps as on the cluster,
+    so that a PHP page never waits behind a big export in the cluster's queue. A webhook
+    needs the cluster (its delivery retries must not hold a Gunicorn thread)."""
+    return (not body.get("upload") and not body.get("callback_url") and body.get("mode", "auto") != "async"
+            and rows <= current_app.config["INLINE_MAX_ROWS"])
 
 
 def _wants_sync(body: dict[str, Any], rows: int) -> bool:

@@ -82,6 +82,11 @@ def _announce(store_path: str, job_id: str, state: str) -> None:
         job_transition(job, state)
 
 
+def _job_scope(store_path: str, job_id: str, task: str):
+    """Logs and Sentry events of the task carry the job's id, tenant, template, format and request id."""
+    return job_context(job_id, task=task, job=_store(store_path).get(job_id))
+
+
 def _work(out_path: str) -> Path:
     return fastexport.work_dir(out_path)
 
@@ -90,7 +95,7 @@ def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: in
             out_path: str | None = None) -> fastexport.Prepared | Failed:
     """Per partition: parse, validate, transform and filter; the rows go to a file in the job's work dir."""
     store = _store(store_path)
-    with job_context(job_id, task="prepare"):
+    with _job_scope(store_path, job_id, "prepare"):
         if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
             _announce(store_path, job_id, "running")
 
@@ -109,7 +114,7 @@ def prepare_render(store_path: str, job_id: str, part_path: str, spec: dict, off
                    out_path: str) -> fastexport.Fused | Failed:
     """Per partition, when the export allows it (fastexport.can_fuse): prepare and render in one task."""
     store = _store(store_path)
-    with job_context(job_id, task="prepare"):
+    with _job_scope(store_path, job_id, "prepare"):
         if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
             _announce(store_path, job_id, "running")
 
@@ -127,7 +132,7 @@ def plan(store_path: str, job_id: str, prepared: Sequence, spec: dict, out_path:
     failure = _first_failure(prepared)
     if failure is not None:
         return failure
-    with job_context(job_id, task="plan"):
+    with _job_scope(store_path, job_id, "plan"):
         return _guarded(store_path, job_id,
                         lambda: fastexport.plan(list(prepared), ExportSpec.from_dict(spec), _work(out_path)))
 
@@ -136,7 +141,7 @@ def scatter(store_path: str, job_id: str, the_plan, index: int, out_path: str) -
     """Ordered exports: send partition `index`'s rows to the render jobs that own their positions."""
     if isinstance(the_plan, Failed):
         return the_plan
-    with job_context(job_id, task="scatter"):
+    with _job_scope(store_path, job_id, "scatter"):
         return _guarded(store_path, job_id, lambda: fastexport.scatter(the_plan, index, _work(out_path)))
 
 
@@ -151,7 +156,7 @@ def render(store_path: str, job_id: str, the_plan, barrier, index: int, spec: di
     failure = the_plan if isinstance(the_plan, Failed) else barrier
     if failure is not None:
         return failure
-    with job_context(job_id, task="render"):
+    with _job_scope(store_path, job_id, "render"):
         return _guarded(store_path, job_id, lambda: fastexport.render(
             the_plan, index, ExportSpec.from_dict(spec), _work(out_path)))
 
@@ -195,7 +200,7 @@ def write(store_path: str, job_id: str, rendered: Sequence, spec: dict, out_path
         _announce(store_path, job_id, "succeeded")
         return {"state": "succeeded", "rows": result.rows}
 
-    with job_context(job_id, task="write"):
+    with _job_scope(store_path, job_id, "write"):
         outcome = _guarded(store_path, job_id, work)
     return {"state": "failed", "code": outcome.code} if isinstance(outcome, Failed) else outcome
 

@@ -18,7 +18,9 @@ def auth(key: str) -> dict:
     return {"X-API-Key": key}
 
 
-def test_small_export_is_synchronous_and_reads_back(client, keys) -> None:
+@pytest.mark.parametrize("inline_max_rows", [1000, 0], ids=["in-the-api", "on-the-cluster"])
+def test_small_export_is_synchronous_and_reads_back(client, keys, app, inline_max_rows: int) -> None:
+    app.config["INLINE_MAX_ROWS"] = inline_max_rows
     response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS}, headers=auth(keys.a))
     assert response.status_code == 201, response.json
     job = response.json

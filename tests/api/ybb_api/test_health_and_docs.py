@@ -26,13 +26,15 @@ def test_not_ready_without_scheduler(tmp_path, keys) -> None:
     assert response.json["checks"]["storage"]["ok"] is True
 
 
-def test_export_without_scheduler_is_503(tmp_path, keys) -> None:
+def test_export_without_scheduler_is_503_but_small_sync_exports_still_work(tmp_path, keys) -> None:
     app = create_app(TestingConfig(DATA_DIR=str(tmp_path), API_KEYS_FILE=str(keys.path),
                                    DASK_SCHEDULER_ADDRESS=f"tcp://127.0.0.1:{free_port()}", DASK_CONNECT_TIMEOUT=1))
-    response = app.test_client().post("/api/v1/exports", headers={"X-API-Key": keys.a},
-                                      json={"template": "participants/summary", "records": [{"full_name": "A"}]})
+    body = {"template": "participants/summary", "records": [{"full_name": "A"}]}
+    response = app.test_client().post("/api/v1/exports", headers={"X-API-Key": keys.a}, json={**body, "mode": "async"})
     assert response.status_code == 503 and response.json["code"] == "cluster_unavailable"
     assert response.headers["Retry-After"] == "30"
+    inline = app.test_client().post("/api/v1/exports", headers={"X-API-Key": keys.a}, json=body)
+    assert inline.status_code == 201 and inline.json["state"] == "succeeded" and inline.json["rows"] == 1
 
 
 def test_openapi_document_lists_every_route(client) -> None:
