@@ -1,11 +1,13 @@
-"""Records on disk: the API splits a request into NDJSON partitions under the job's
-directory, so large data never travels through the Dask scheduler."""
+"""Records on disk: the API splits a request into partitions under the job's directory
+(`input/part-<index>-<offset>.json`, a JSON array each), so large data never travels
+through the Dask scheduler. One orjson call per partition: serialising record by record
+costs five times more."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import orjson
 
@@ -24,36 +26,38 @@ def write_partitions(
     written = []
     for number, start in enumerate(range(0, len(records), rows_per_partition), start=first_index):
         chunk = records[start : start + rows_per_partition]
-        path = directory / f"part-{number:05d}-{offset + start:010d}.ndjson"
-        with open(path, "wb") as out:
-            out.write(b"".join(_dumps(r) for r in chunk))
+        path = directory / f"part-{number:05d}-{offset + start:010d}.json"
+        path.write_bytes(_dumps(chunk))
         written.append(PartitionFile(str(path), len(chunk), offset + start))
     return written
 
 
 def read_partition(path: str | Path) -> list[dict]:
-    with open(path, "rb") as source:
-        return [_loads(line) for line in source if line.strip()]
+    """A partition: a JSON array, or NDJSON (one record per line)."""
+    data = Path(path).read_bytes()
+    if data.lstrip()[:1] == b"[":
+        return _loads(data)
+    return [_loads(line) for line in data.splitlines() if line.strip()]
 
 
 def list_partitions(directory: Path) -> list[PartitionFile]:
     """The partitions in order; the first record's offset is in the name: part-<index>-<offset>."""
     found = []
-    for path in sorted(directory.glob("part-*.ndjson")):
+    for path in sorted(directory.glob("part-*.json")):
         offset = int(path.stem.rsplit("-", 1)[1])
         found.append(PartitionFile(str(path), -1, offset))
     return found
 
 
-def _dumps(record: Mapping) -> bytes:
+def _dumps(records: Sequence[Mapping]) -> bytes:
     try:
-        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(records)
     except TypeError:  # lone surrogates: the stdlib escapes them, the engine removes them later
-        return json.dumps(record).encode() + b"\n"
+        return json.dumps(list(records)).encode()
 
 
-def _loads(line: bytes) -> dict:
+def _loads(data: bytes) -> list | dict:
     try:
-        return orjson.loads(line)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(line)
+        return json.loads(data)

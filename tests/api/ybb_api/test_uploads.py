@@ -81,7 +81,7 @@ def test_cancel_an_upload_removes_its_files(client, keys, app) -> None:
     from pathlib import Path
 
     directory = Path(app.config["DATA_DIR"]) / "jobs" / job_id
-    assert any(directory.rglob("*.ndjson"))
+    assert any(directory.rglob("part-*"))
     cancelled = client.delete(f"/api/v1/exports/{job_id}", headers=headers)
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
     assert not directory.exists()
