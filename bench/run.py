@@ -14,8 +14,6 @@ template and the safety rules, and writes a formatted workbook.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
 import shutil
 import statistics

@@ -12,7 +12,6 @@ environment (see README, "Ports").
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import re
 import secrets

@@ -5,7 +5,6 @@ so the per-IP limits they trip do not slow the other end-to-end tests.
 """
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import re

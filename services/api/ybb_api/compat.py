@@ -17,7 +17,6 @@ from flask import current_app, request
 
 from ybb_engine.jobview import iso
 
-from . import jobs
 from .auth import authenticate
 from .errors import abort
 from .keys import ApiKey

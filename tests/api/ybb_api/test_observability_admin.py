@@ -141,3 +141,19 @@ def test_logs_cli_summary_and_search(tmp_path: Path) -> None:
     assert logs.main(["--log-dir", str(tmp_path), "search", "--request-id", "req-cli"], out=out) == 0
     [line] = [json.loads(text) for text in out.getvalue().splitlines()]
     assert line["job_id"] == "job-cli" and line["state"] == "succeeded"
+
+
+def test_jobs_overview_shows_a_running_job_with_its_duration_so_far(client, keys, app) -> None:
+    import time as _time
+
+    from ybb_api import jobs as _jobs
+
+    with app.app_context():
+        _jobs.job_store().create({"id": "running1", "tenant": "tenant-a", "state": "running", "format": "xlsx",
+                                  "filename": "x.xlsx", "spec": {}, "rows_total": 10, "rows_done": 5,
+                                  "created_at": _time.time() - 3, "started_at": _time.time() - 2,
+                                  "expires_at": _time.time() + 3600})
+    overview = client.get("/api/v1/admin/jobs", headers={"X-API-Key": keys.admin}).json
+    running = next(j for j in overview["running"] if j["id"] == "running1")
+    assert running["progress"] == 50
+    assert 1.5 < running["duration_s"] < 60

@@ -60,7 +60,8 @@ def _with_progress(job: dict[str, Any]) -> dict[str, Any]:
     total = job.get("rows_total") or 0
     job["progress"] = 100 if job["state"] == "succeeded" else (
         min(99, int(100 * (job.get("rows_done") or 0) / total)) if total else 0)
-    started, finished = job.get("started_at"), job.get("finished_at") or (time.time() if started else None)
+    started = job.get("started_at")
+    finished = job.get("finished_at") or (time.time() if started else None)
     job["duration_s"] = round(finished - started, 3) if started and finished else None
     return job
 
