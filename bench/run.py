@@ -43,7 +43,7 @@ FIELDS = ["id", "full_name", "email", "gender", "birthdate", "nationality", "ins
           "category", "experiences", "program_id", "is_active", "created_at", "updated_at", "account_id", "major",
           "tshirt_size", "picture_url", "ref_code_ambassador", "education_level"]
 REQUEST = {"template": TEMPLATE, "select": FIELDS}
-# Rows per partition, as the API's PARTITION_ROWS (default 10,000): 5,000 spreads 50,000 rows evenly
+# Rows per partition, the API's PARTITION_ROWS default: 5,000 spreads 50,000 rows evenly
 # over two workers (10 tasks, not 5).
 PARTITION_ROWS = 5_000
 MAX_SHEET_ROWS = 1_048_575
