@@ -344,6 +344,18 @@ class YbbUser(HttpUser):
         self.environment.events.request.fire(request_type="CHECK", name=self.n(what), response_time=0,
                                              response_length=0, exception=AssertionError(message), context={})
 
+    def finish(self, job: dict, rows: int, event_name: str, started: float) -> None:
+        """Poll an export to its end, check its rows, download it and record the whole duration."""
+        job = self.poll(job)
+        if job is None:
+            return
+        if job.get("rows") != rows:
+            self.fail("rows", f"{job.get('rows')} rows in the file, {rows} sent")
+            return
+        size = self.download(job, rows)
+        if size is not None:
+            self.event("EXPORT", event_name, started, size)
+
     @staticmethod
     def path(url: str) -> str:
         """A link from the API, resolved against --host (a proxy may rewrite the host)."""
@@ -488,15 +500,7 @@ class LargeAsync50k(YbbUser):
                 return
             job = r.json()
         RECENT_JOBS.append(job["id"])
-        job = self.poll(job)
-        if job is None:
-            return
-        if job.get("rows") != rows:
-            self.fail("rows", f"{job.get('rows')} rows in the file, {rows} sent")
-            return
-        size = self.download(job, rows)
-        if size is not None:
-            self.event("EXPORT", large_event_name(rows), started, size)
+        self.finish(job, rows, large_event_name(rows), started)
 
 
 class BatchedUpload(YbbUser):
@@ -535,15 +539,7 @@ class BatchedUpload(YbbUser):
                 r.failure(f"expected 202, got {answer(r)}")
                 return
             job = r.json()
-        job = self.poll(job)
-        if job is None:
-            return
-        if job.get("rows") != rows:
-            self.fail("rows", f"{job.get('rows')} rows in the file, {rows} sent")
-            return
-        size = self.download(job, rows)
-        if size is not None:
-            self.event("EXPORT", batched_event_name(rows), started, size)
+        self.finish(job, rows, batched_event_name(rows), started)
 
 
 class StatusPolling(YbbUser):
