@@ -17,7 +17,7 @@ from flask import current_app
 
 from ybb_engine import signing
 from ybb_engine.export import sanitize_filename
-from ybb_engine.jobstore import FINAL_STATES, SqliteJobStore
+from ybb_engine.jobstore import FINAL_STATES, SqliteJobStore, job_directory
 from ybb_engine.jobview import job_view
 from ybb_engine.partitions import list_partitions, write_partitions
 from ybb_engine.pipeline import Notification, cancel_export, run_inline, submit_export, task_state, write_key
@@ -40,7 +40,7 @@ def job_store() -> SqliteJobStore:
 
 
 def job_dir(job_id: str) -> Path:
-    return Path(current_app.config["DATA_DIR"]) / "jobs" / job_id
+    return job_directory(job_store().path, job_id)
 
 
 def file_path(job: dict[str, Any]) -> Path:

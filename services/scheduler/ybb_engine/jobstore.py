@@ -55,6 +55,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_
 """
 
 
+def job_directory(store_path: str | Path, job_id: str) -> Path:
+    """Where a job's records, work files and file live: DATA_DIR/jobs/<id>, beside the store."""
+    return Path(store_path).parent / "jobs" / job_id
+
+
 class JobStore(Protocol):
     def create(self, job: dict[str, Any]) -> dict[str, Any]: ...
     def get(self, job_id: str) -> dict[str, Any] | None: ...

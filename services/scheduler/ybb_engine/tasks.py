@@ -23,7 +23,7 @@ from distributed import secede
 
 from .errors import EngineError
 from . import fastexport
-from .jobstore import SqliteJobStore
+from .jobstore import SqliteJobStore, job_directory
 from .jobview import job_view
 from .partitions import read_partition
 from .spec import ExportSpec
@@ -50,6 +50,11 @@ def _store(path: str) -> SqliteJobStore:
 
 
 def _guarded(store_path: str, job_id: str, work: Callable[[], T]) -> T | Failed:
+    """Run one step of a job. A cancelled job's steps do nothing, and a step that was already
+    running when the job was cancelled removes the job's files once it is done: the files it
+    wrote would otherwise outlive the cancellation."""
+    if _cancelled(store_path, job_id):
+        return Failed("cancelled", "The export was cancelled.")
     try:
         return work()
     except EngineError as exc:
@@ -61,6 +66,13 @@ def _guarded(store_path: str, job_id: str, work: Callable[[], T]) -> T | Failed:
         failure = Failed("export_failed", f"Export failed: {type(exc).__name__}")
         _mark_failed(store_path, job_id, failure)
         return failure
+    finally:
+        if _cancelled(store_path, job_id):
+            shutil.rmtree(job_directory(store_path, job_id), ignore_errors=True)
+
+
+def _cancelled(store_path: str, job_id: str) -> bool:
+    return (_store(store_path).get(job_id) or {}).get("state") == "cancelled"
 
 
 def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:

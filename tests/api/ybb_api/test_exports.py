@@ -149,10 +149,12 @@ def test_cancelled_export_leaves_no_files(client, keys, app, cluster) -> None:
     cancelled = client.delete(f"/api/v1/exports/{job['id']}", headers=auth(keys.a))
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
     directory = Path(app.config["DATA_DIR"]) / "jobs" / job["id"]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and cluster.scheduler.tasks:  # let every task of the job end
-        time.sleep(0.05)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (cluster.scheduler.tasks or directory.exists()):
+        time.sleep(0.05)  # tasks already running when it was cancelled finish, then clean up
     assert not directory.exists()
+    time.sleep(0.5)
+    assert not directory.exists()  # and nothing writes there later
     assert client.get(f"/api/v1/exports/{job['id']}", headers=auth(keys.a)).json["state"] == "cancelled"
     again = client.delete(f"/api/v1/exports/{job['id']}", headers=auth(keys.a))
     assert again.status_code == 409 and again.json["code"] == "already_finished"
