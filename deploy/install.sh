@@ -307,33 +307,32 @@ EOF
 }
 
 check_os
+
+# Everything a host running the API or workers needs, before Nginx and the services start.
+install_service_host() {
+    install_packages
+    choose_python
+    create_user
+    create_dirs
+    install_code
+    install_venv
+    install_config
+    install_units
+}
+
 case "$MODE" in
     nginx-only)
         command -v envsubst >/dev/null || die "envsubst missing (apt-get install gettext-base)"
         install_nginx
         ;;
     worker-only)
-        install_packages
-        choose_python
-        create_user
-        create_dirs
-        install_code
-        install_venv
-        install_config
-        install_units
+        install_service_host
         start_services
         log "worker host ready: set DASK_SCHEDULER_ADDRESS in $ETC_DIR/ybb.env to the scheduler's private address,"
         log "mount the shared data directory at $DATA_DIR (NFS, docs/deploy.md), then: systemctl restart 'ybb-dask-worker@*'"
         ;;
     full)
-        install_packages
-        choose_python
-        create_user
-        create_dirs
-        install_code
-        install_venv
-        install_config
-        install_units
+        install_service_host
         install_nginx
         start_services
         print_next_steps
