@@ -22,6 +22,7 @@ from ybb_engine.jobview import job_view
 from ybb_engine.partitions import list_partitions, write_partitions
 from ybb_engine.pipeline import Notification, cancel_export, run_inline, submit_export, task_state, write_key
 from ybb_engine.spec import build_spec
+from ybb_engine.tasks import mark_failed
 from ybb_engine.telemetry import job_transition
 from ybb_engine.webhooks import check_callback_url
 
@@ -213,10 +214,7 @@ def _wait(final, job_id: str) -> None:
 
 
 def _fail(job_id: str, code: str, message: str) -> None:
-    store = job_store()
-    if store.transition(job_id, ("queued", "running"), state="failed", error_code=code, error_message=message,
-                        finished_at=time.time()):
-        job_transition(store.get(job_id), "failed")  # type: ignore[arg-type]
+    mark_failed(job_store(), job_id, code, message)
 
 
 def _client_or_503():

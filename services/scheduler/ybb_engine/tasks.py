@@ -75,17 +75,17 @@ def _cancelled(store_path: str, job_id: str) -> bool:
     return (_store(store_path).get(job_id) or {}).get("state") == "cancelled"
 
 
+def mark_failed(store: SqliteJobStore, job_id: str, code: str, message: str, errors: Any = None) -> bool:
+    """Fail a queued or running job (once: an ended job is left alone) and log the transition."""
+    if not store.transition(job_id, ("queued", "running"), state="failed", error_code=code, error_message=message,
+                            error_detail=errors, finished_at=time.time()):
+        return False
+    job_transition(store.get(job_id), "failed")  # type: ignore[arg-type]
+    return True
+
+
 def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:
-    if _store(store_path).transition(
-        job_id,
-        ("queued", "running"),
-        state="failed",
-        error_code=failure.code,
-        error_message=failure.message,
-        error_detail=failure.errors,
-        finished_at=time.time(),
-    ):
-        _announce(store_path, job_id, "failed")
+    mark_failed(_store(store_path), job_id, failure.code, failure.message, failure.errors)
 
 
 def _announce(store_path: str, job_id: str, state: str) -> None:
