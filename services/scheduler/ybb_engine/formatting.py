@@ -5,6 +5,7 @@ XLSX number format and the text written to CSV and formatted JSON.
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Any, Callable
@@ -22,8 +23,10 @@ _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 _TOKEN = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|am/pm|a/p|y+|m+|d+|h+|s+|\.0+|.', re.IGNORECASE | re.DOTALL)
 
 
+@functools.lru_cache(maxsize=256)
 def date_renderer(fmt: str) -> Callable[[date], str]:
-    """Render dates and datetimes with an Excel date format ("dd/mm/yyyy hh:mm AM/PM")."""
+    """Render dates and datetimes with an Excel date format ("dd/mm/yyyy hh:mm AM/PM").
+    Cached: every column of every export asks for one."""
     tokens = [t for t in _TOKEN.findall(fmt) if not t.startswith("[")]
     twelve_hour = any(t.lower() in ("am/pm", "a/p") for t in tokens)
     parts: list[Callable[[datetime], str]] = []

@@ -9,6 +9,7 @@ an offset needs them.
 """
 from __future__ import annotations
 
+import functools
 import shutil
 import struct
 import time
@@ -39,26 +40,25 @@ def _gf2_square(matrix: Sequence[int]) -> list[int]:
     return [_gf2_times(matrix, matrix[n]) for n in range(32)]
 
 
+@functools.cache
+def _zero_bytes_operator(power: int) -> tuple[int, ...]:
+    """The GF(2) operator that feeds 2**power zero bytes through a CRC-32 (built once, then cached)."""
+    if power == 0:
+        operator = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+        for _ in range(3):  # 2, 4, then 8 zero bits
+            operator = _gf2_square(operator)
+        return tuple(operator)
+    return tuple(_gf2_square(_zero_bytes_operator(power - 1)))
+
+
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """The CRC-32 of A+B from crc32(A), crc32(B) and len(B), as zlib's crc32_combine."""
-    if len2 <= 0:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
-    even = _gf2_square(odd)   # two zero bits
-    odd = _gf2_square(even)   # four zero bits
-    while True:
-        even = _gf2_square(odd)  # first pass: one zero byte
+    power = 0
+    while len2 > 0:
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(_zero_bytes_operator(power), crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        power += 1
     return crc1 ^ crc2
 
 
