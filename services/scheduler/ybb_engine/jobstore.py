@@ -49,7 +49,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     webhook_status TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at);
-CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (tenant, cache_key) WHERE cache_key IS NOT NULL;
+-- created_at too: with (tenant, cache_key) alone SQLite walked jobs_tenant_created instead,
+-- every job of the tenant, on every export (10 ms at 5,000 jobs).
+DROP INDEX IF EXISTS jobs_cache;
+CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs (tenant, cache_key, created_at) WHERE cache_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (state) WHERE state IN ('queued', 'running');
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 """
