@@ -54,7 +54,7 @@ class StackConfig:
     https_port: int = 8443
     http_port: int = 8080
     workers: int = 2
-    gunicorn_workers: int = 4
+    gunicorn_workers: int = 8
     use_nginx: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     nginx_limits: dict[str, str] = field(default_factory=dict)
@@ -70,7 +70,7 @@ class StackConfig:
             https_port=int(e.get("YBB_HTTPS_PORT", 8443)),
             http_port=int(e.get("YBB_HTTP_PORT", 8080)),
             workers=int(e.get("YBB_DASK_WORKERS", 2)),
-            gunicorn_workers=int(e.get("GUNICORN_WORKERS", 4)),
+            gunicorn_workers=int(e.get("GUNICORN_WORKERS", 8)),
         )
 
     @property

@@ -4,6 +4,11 @@ Logging: Gunicorn's own lines go through the JSON handlers of ybb_engine.telemet
 per-request line comes from the app (ybb_api.observability.access), which knows the route,
 tenant and request id, so Gunicorn's access log is off.
 
+Concurrency: one request per worker process by default (GUNICORN_THREADS=1), and a worker
+takes no more connections than it has threads, so a new request goes to an idle process.
+A small export then never waits for the GIL behind another thread's parse of an upload's
+50,000 records in the same interpreter; size GUNICORN_WORKERS to the concurrent requests.
+
 Metrics: every worker writes its Prometheus samples to PROMETHEUS_MULTIPROC_DIR (a fresh
 temporary directory unless set); /metrics sums them. The directory is emptied at start and
 a dead worker's live gauges are dropped in child_exit.
@@ -17,9 +22,10 @@ from pathlib import Path
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+workers = int(os.environ.get("GUNICORN_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_connections = threads  # no idle kept-alive connection pins a worker either (Gunicorn keeps none)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))  # long synchronous exports
 graceful_timeout = 30
 keepalive = 5

@@ -11,6 +11,7 @@ from ybb_engine.jobstore import SqliteJobStore
 from ybb_engine.templates import load_templates
 
 from .auth import SECURITY_SCHEMES
+from .bulk import BulkRequests
 from .config import Config
 from .errors import YbbApi
 from .jsonprovider import OrjsonProvider
@@ -43,4 +44,5 @@ def create_app(config: Config | None = None) -> Flask:
     for module in (health, templates, exports, compat):
         api.register_blueprint(module.blp)
     init_observability(app, api)
+    app.wsgi_app = BulkRequests(app.wsgi_app, app.config["BULK_MIN_BYTES"], app.config["BULK_NICE"])  # type: ignore[method-assign]
     return app

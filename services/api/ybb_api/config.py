@@ -55,6 +55,8 @@ class Config:
         self.SYNC_MAX_ROWS = env_int("SYNC_MAX_ROWS", 5_000)
         self.INLINE_MAX_ROWS = env_int("INLINE_MAX_ROWS", 1_000)
         self.SYNC_TIMEOUT = env_int("SYNC_TIMEOUT", 120)
+        self.BULK_MIN_BYTES = env_int("BULK_MIN_BYTES", 1 << 20)
+        self.BULK_NICE = env_int("BULK_NICE", 10)
         self.RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
         self.USE_X_ACCEL = env_bool("USE_X_ACCEL", False)
         self.X_ACCEL_PREFIX = env("X_ACCEL_PREFIX", "/_protected_files")
