@@ -13,7 +13,7 @@ LARGE_INTEGER = 10**15
 # Characters XML 1.0 forbids: C0 controls except tab/LF/CR, lone surrogates, U+FFFE and U+FFFF.
 # In a Python str every surrogate code point is a lone one (pairs are decoded to one character).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 WARNING_KEYS = (
     "formula_neutralised",
@@ -47,7 +47,7 @@ def remove_forbidden_chars(text: str) -> str:
 
 
 def is_formula_like(text: str) -> bool:
-    return text.startswith(_FORMULA_START)
+    return text.startswith(FORMULA_START)
 
 
 def truncate(text: str, limit: int = MAX_CELL_CHARS) -> str:
