@@ -6,6 +6,9 @@ terminating empty final block. The CRC-32 of the whole entry is combined from th
 pieces' CRCs (`crc32_combine`, zlib's GF(2) matrix method), so nothing is decompressed or
 recompressed and nothing is held whole in memory. ZIP64 records are written when a size or
 an offset needs them.
+
+Deflate and CRC-32 come from zlib-ng (`deflater`, `crc32`): the same formats as zlib, about
+twice as fast on sheet XML, whose level 2 is faster and smaller than zlib's level 1.
 """
 from __future__ import annotations
 
@@ -16,6 +19,10 @@ import time
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Sequence
+
+from zlib_ng import zlib_ng
+
+crc32 = zlib_ng.crc32
 
 # An empty final deflate block (fixed Huffman, BFINAL=1): what flush(Z_FINISH) adds to a flushed stream.
 FINAL_BLOCK = zlib.compressobj(wbits=-15).flush()
@@ -72,10 +79,18 @@ class Piece:
     path: str | None = None
 
 
-def deflate_piece(raw: bytes, level: int = 1) -> Piece:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    data = compressor.compress(raw) + compressor.flush(zlib.Z_FULL_FLUSH)
-    return Piece(zlib.crc32(raw), len(raw), len(data), data=data)
+def deflater(level: int):  # noqa: ANN201 (zlib_ng's compressobj type)
+    """A raw deflate compressor (no zlib header): flush it with `FULL_FLUSH` to end a piece."""
+    return zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15)
+
+
+FULL_FLUSH = zlib_ng.Z_FULL_FLUSH
+
+
+def deflate_piece(raw: bytes, level: int = 2) -> Piece:
+    compressor = deflater(level)
+    data = compressor.compress(raw) + compressor.flush(FULL_FLUSH)
+    return Piece(crc32(raw), len(raw), len(data), data=data)
 
 
 def finish_deflate() -> Piece:
