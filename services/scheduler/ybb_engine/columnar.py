@@ -27,13 +27,13 @@ import pyarrow.compute as pc
 
 from .export import Partition, _safe_text, prepare_partition
 from .operations import compile_filters
+from .arrowtext import has_xml_forbidden_chars, longest_at_most
 from .safety import MAX_CELL_CHARS, empty_warnings
 from .spec import ExportSpec
 from .values import Blank, as_text, make_parser, map_key
 
 Column = Any  # pa.Array | list
 _NONE = type(None)
-_FORBIDDEN_RE2 = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{FFFE}\\x{FFFF}]"
 _DATE_RE2 = r"^\d{4}-\d{2}-\d{2}$"
 # Years where Arrow's time-zone conversions agree with Python's zoneinfo.
 _TZDB_YEARS = (1900, 2037)
@@ -183,9 +183,7 @@ def _fast_column(column, raw: list, options, tz: str) -> pa.Array | None:
             return pa.array(raw, _ARROW_TYPE.get(type_, pa.string())) if type_ != "datetime" else \
                 pa.array(raw, pa.timestamp("us", tz=tz))
         if type_ == "string" and kinds == {str}:
-            if pc.any(pc.match_substring_regex(arr, _FORBIDDEN_RE2)).as_py():
-                return None
-            if pc.max(pc.utf8_length(arr)).as_py() > MAX_CELL_CHARS:
+            if has_xml_forbidden_chars(arr) or not longest_at_most(arr, MAX_CELL_CHARS):
                 return None
             return arr
         if type_ in ("integer", "number", "currency") and kinds == {int}:
@@ -211,8 +209,7 @@ def _fast_column(column, raw: list, options, tz: str) -> pa.Array | None:
             # "2" becomes the integer 2 (parse_enum): such columns take the per-cell path.
             if pc.any(pc.match_substring_regex(arr, r"^([+-]?[0-9]+)?$")).as_py():  # "" is null too
                 return None
-            if pc.any(pc.match_substring_regex(arr, _FORBIDDEN_RE2)).as_py() or \
-                    pc.max(pc.utf8_length(arr)).as_py() > MAX_CELL_CHARS:
+            if has_xml_forbidden_chars(arr) or not longest_at_most(arr, MAX_CELL_CHARS):
                 return None
             if column.value_map and not {v for v in pc.unique(arr).to_pylist() if v is not None} <= set(column.value_map):
                 return None

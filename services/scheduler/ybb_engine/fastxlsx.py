@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from . import ooxml
 from .ooxml import escape_text  # noqa: F401  (re-exported: the scalar form of the escaping)
+from .arrowtext import contains_any, utf8_data
 from .columnar import Columns
 from .formatting import DEFAULT_CURRENCY_FORMAT, ColumnFormat, column_formats
 from .safety import FORMULA_START, LARGE_INTEGER, empty_warnings, is_formula_like
@@ -161,12 +162,12 @@ class XlsxRenderer:
         if warnings is not None:
             warnings["formula_neutralised"] += int(pc.sum(pc.is_in(first, value_set=_FORMULA_STARTS)).as_py() or 0)
         esc = text
-        if pc.any(pc.match_substring_regex(esc, "_x|[\r&<>]")).as_py():
+        if contains_any(esc, (b"_x", b"\r", b"&", b"<", b">")):
             if pc.any(pc.match_substring(esc, "_x")).as_py():
                 esc = pc.replace_substring_regex(esc, r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
             if pc.any(pc.match_substring(esc, "\r")).as_py():
                 esc = pc.replace_substring(esc, "\r", "_x000D_")
-            if pc.any(pc.match_substring_regex(esc, "[&<>]")).as_py():
+            if contains_any(esc, (b"&", b"<", b">")):
                 esc = pc.replace_substring(esc, "&", "&amp;")
                 esc = pc.replace_substring(esc, "<", "&lt;")
                 esc = pc.replace_substring(esc, ">", "&gt;")
@@ -288,15 +289,7 @@ class XlsxRenderer:
             return b"", warnings
         cells = [self._column_cells(c, columns, warnings) for c in range(len(self.spec.columns))]
         rows = _join(_scalar("<row>"), *cells, _scalar("</row>"))
-        return _array_bytes(rows), warnings
-
-
-def _array_bytes(strings: pa.Array) -> memoryview:
-    """The concatenated values of a string array without nulls: a view of its data buffer, no copy."""
-    _, offsets, data = strings.buffers()
-    view = np.frombuffer(offsets, dtype=np.int32)
-    start, end = int(view[strings.offset]), int(view[strings.offset + len(strings)])
-    return memoryview(data)[start:end]
+        return utf8_data(rows), warnings
 
 
 # --- chunks and the package ----------------------------------------------------------------
