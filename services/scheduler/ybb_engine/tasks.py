@@ -106,35 +106,31 @@ def _work(out_path: str) -> Path:
 def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: int,
             out_path: str | None = None) -> fastexport.Prepared | Failed:
     """Per partition: parse, validate, transform and filter; the rows go to a file in the job's work dir."""
-    store = _store(store_path)
-    with _job_scope(store_path, job_id, "prepare"):
-        if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
-            _announce(store_path, job_id, "running")
-
-        def work() -> fastexport.Prepared:
-            records = read_partition(part_path)
-            work_dir = _work(out_path) if out_path else Path(part_path).parent.parent / "work"
-            prepared = fastexport.prepare_file(records, ExportSpec.from_dict(spec), offset,
-                                               work_dir / f"prep-{Path(part_path).stem}.pkl")
-            store.add_progress(job_id, len(records))
-            return prepared
-
-        return _guarded(store_path, job_id, work)
+    work_dir = _work(out_path) if out_path else Path(part_path).parent.parent / "work"
+    return _on_partition(store_path, job_id, part_path, lambda records: fastexport.prepare_file(
+        records, ExportSpec.from_dict(spec), offset, work_dir / f"prep-{Path(part_path).stem}.pkl"))
 
 
 def prepare_render(store_path: str, job_id: str, part_path: str, spec: dict, offset: int, index: int,
                    out_path: str) -> fastexport.Fused | Failed:
     """Per partition, when the export allows it (fastexport.can_fuse): prepare and render in one task."""
+    return _on_partition(store_path, job_id, part_path, lambda records: fastexport.prepare_render(
+        records, ExportSpec.from_dict(spec), offset, index, _work(out_path)))
+
+
+def _on_partition(store_path: str, job_id: str, part_path: str, compute: Callable[[list[dict]], T]) -> T | Failed:
+    """A step on one partition's records: the first such step marks the job running, and the
+    records count as done once `compute` has returned."""
     store = _store(store_path)
     with _job_scope(store_path, job_id, "prepare"):
         if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
             _announce(store_path, job_id, "running")
 
-        def work() -> fastexport.Fused:
+        def work() -> T:
             records = read_partition(part_path)
-            fused = fastexport.prepare_render(records, ExportSpec.from_dict(spec), offset, index, _work(out_path))
+            result = compute(records)
             store.add_progress(job_id, len(records))
-            return fused
+            return result
 
         return _guarded(store_path, job_id, work)
 
