@@ -18,16 +18,19 @@ _CONTROL[[b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D)]] = True
 _NONCHARACTER_LEAD = 0xEF  # U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8
 
 
+def _bounds(strings: pa.Array) -> np.ndarray:
+    """Where each value starts in the data buffer, and where the last ends (len + 1 offsets)."""
+    return np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset:strings.offset + len(strings) + 1]
+
+
 def utf8_data(strings: pa.Array) -> memoryview:
     """The concatenated UTF-8 of a `pa.string()` array's values (nulls add nothing): a view of
     its data buffer, no copy."""
-    if not len(strings):
+    data = strings.buffers()[2] if len(strings) else None
+    if data is None:  # no values, or every value null or empty
         return memoryview(b"")
-    _, offsets, data = strings.buffers()
-    if data is None:  # every value null or empty
-        return memoryview(b"")
-    bounds = np.frombuffer(offsets, dtype=np.int32)
-    return memoryview(data)[int(bounds[strings.offset]):int(bounds[strings.offset + len(strings)])]
+    bounds = _bounds(strings)
+    return memoryview(data)[int(bounds[0]):int(bounds[-1])]
 
 
 def has_xml_forbidden_chars(strings: pa.Array) -> bool:
@@ -52,7 +55,6 @@ def longest_at_most(strings: pa.Array, limit: int) -> bool:
     """Whether no value has more than `limit` characters."""
     if not len(strings):
         return True
-    bounds = np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset:strings.offset + len(strings) + 1]
-    if int(np.diff(bounds).max()) <= limit:  # bytes >= characters
+    if int(np.diff(_bounds(strings)).max()) <= limit:  # bytes >= characters
         return True
     return (pc.max(pc.utf8_length(strings)).as_py() or 0) <= limit

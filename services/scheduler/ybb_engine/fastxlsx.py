@@ -163,9 +163,9 @@ class XlsxRenderer:
             warnings["formula_neutralised"] += int(pc.sum(pc.is_in(first, value_set=_FORMULA_STARTS)).as_py() or 0)
         esc = text
         if contains_any(esc, (b"_x", b"\r", b"&", b"<", b">")):
-            if pc.any(pc.match_substring(esc, "_x")).as_py():
+            if contains_any(esc, (b"_x",)):
                 esc = pc.replace_substring_regex(esc, r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
-            if pc.any(pc.match_substring(esc, "\r")).as_py():
+            if contains_any(esc, (b"\r",)):
                 esc = pc.replace_substring(esc, "\r", "_x000D_")
             if contains_any(esc, (b"&", b"<", b">")):
                 esc = pc.replace_substring(esc, "&", "&amp;")

@@ -23,7 +23,7 @@ def _lower(thread_id: int, niceness: int) -> None:
     try:
         if os.getpriority(os.PRIO_PROCESS, thread_id) < niceness:
             os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
-    except (OSError, ProcessLookupError):  # the thread ended meanwhile
+    except OSError:  # the thread ended meanwhile (ProcessLookupError)
         pass
 
 

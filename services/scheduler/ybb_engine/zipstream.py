@@ -1,6 +1,6 @@
 """A streaming ZIP writer for entries that arrive already deflated, in pieces.
 
-Each piece is a raw deflate stream (``zlib.compressobj(wbits=-15)``) ending in a full flush,
+Each piece is a raw deflate stream (`deflater`, no zlib header) ending in a full flush,
 so the pieces concatenate into one valid deflate stream; `finish_deflate()` adds the
 terminating empty final block. The CRC-32 of the whole entry is combined from the
 pieces' CRCs (`crc32_combine`, zlib's GF(2) matrix method), so nothing is decompressed or
@@ -16,16 +16,15 @@ import functools
 import shutil
 import struct
 import time
-import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Sequence
 
 from zlib_ng import zlib_ng
 
 crc32 = zlib_ng.crc32
-
+FULL_FLUSH = zlib_ng.Z_FULL_FLUSH
 # An empty final deflate block (fixed Huffman, BFINAL=1): what flush(Z_FINISH) adds to a flushed stream.
-FINAL_BLOCK = zlib.compressobj(wbits=-15).flush()
+FINAL_BLOCK = zlib_ng.compressobj(wbits=-15).flush()
 _LIMIT = 0xFFFFFFFF
 _COPY_BUFFER = 1 << 20
 
@@ -82,9 +81,6 @@ class Piece:
 def deflater(level: int):  # noqa: ANN201 (zlib_ng's compressobj type)
     """A raw deflate compressor (no zlib header): flush it with `FULL_FLUSH` to end a piece."""
     return zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15)
-
-
-FULL_FLUSH = zlib_ng.Z_FULL_FLUSH
 
 
 def deflate_piece(raw: bytes, level: int = 2) -> Piece:
