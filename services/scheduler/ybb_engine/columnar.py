@@ -1,12 +1,12 @@
 """Columnar partitions: the prepare step of the fast path.
 
-`prepare_columns` gives the same values, warnings and errors as `export.prepare_partition`
-(the reference), but column by column: a column whose raw values all have the common
+`prepare_columns` gives the same values, warnings and errors as `cells.prepare_partition`
+(the per-cell parse), but column by column: a column whose raw values all have the common
 shape (texts in a string column, ints in an integer column, "YYYY-MM-DD hh:mm:ss" texts in a
 datetime column, ...) is parsed and checked by pyarrow.compute in C++; any other column goes
-through the reference per-cell parser. When a value is invalid (reject) or too long
-(reject), the reference runs on the whole partition so that the error lists exactly the
-same rows and fields.
+through the per-cell parser. When a value is invalid (reject) or too long (reject),
+`prepare_partition` runs on the whole partition so that the error lists exactly the same
+rows and fields.
 
 A column is a pyarrow Array when its values share one type, else a Python list (coerced
 texts among numbers, ints beyond 64 bits...). Partitions are saved as pickle (protocol 5,
@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import os
 import pickle
-from operator import itemgetter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .export import Partition, _safe_text, prepare_partition
-from .operations import compile_filters
 from .arrowtext import has_xml_forbidden_chars, longest_at_most
+from .cells import Partition, prepare_partition, safe_text
+from .operations import compile_filters
 from .safety import MAX_CELL_CHARS, empty_warnings
 from .spec import ExportSpec
 from .values import Blank, as_text, make_parser, map_key
@@ -56,9 +57,9 @@ class Columns:
         return column.to_pylist() if isinstance(column, pa.Array) else list(column)
 
     def to_rows(self) -> list[tuple]:
-        return list(zip(*(self.values(i) for i in range(len(self.fields))))) if self.length else []
+        return list(zip(*(self.values(i) for i in range(len(self.fields))), strict=True)) if self.length else []
 
-    def take(self, indices: Sequence[int] | pa.Array) -> "Columns":
+    def take(self, indices: Sequence[int] | pa.Array) -> Columns:
         idx = indices if isinstance(indices, pa.Array) else pa.array(indices, pa.int64())
         py_idx = None
         out = []
@@ -70,7 +71,7 @@ class Columns:
                 out.append([column[i] for i in py_idx])
         return Columns(self.fields, self.types, out, dict(self.warnings), len(idx))
 
-    def slice(self, start: int, stop: int) -> "Columns":
+    def slice(self, start: int, stop: int) -> Columns:
         out = [c.slice(start, stop - start) if isinstance(c, pa.Array) else c[start:stop] for c in self.columns]
         return Columns(self.fields, self.types, out, dict(self.warnings), max(0, min(stop, self.length) - start))
 
@@ -92,7 +93,7 @@ def concat(parts: Sequence[Columns], fields: list[str], types: list[str]) -> Col
 
 def from_partition(part: Partition, spec: ExportSpec) -> Columns:
     columns = spec.all_columns
-    values = list(zip(*part.rows)) if part.rows else [()] * len(columns)
+    values = list(zip(*part.rows, strict=True)) if part.rows else [()] * len(columns)
     tz = _zone_name(spec)
     return Columns([c.field for c in columns], [c.type for c in columns],
                    [_to_arrow(list(v), tz) for v in values], dict(part.warnings), len(part.rows))
@@ -122,11 +123,11 @@ def prepare_columns(records: Sequence[Mapping], spec: ExportSpec, row_offset: in
     tz = _zone_name(spec)
     warnings = empty_warnings()
     out: list[Column] = []
-    for column, raw in zip(spec.all_columns, _raw_columns(records, [c.field for c in spec.all_columns])):
+    for column, raw in zip(spec.all_columns, _raw_columns(records, [c.field for c in spec.all_columns]), strict=True):
         fast = _fast_column(column, raw, options, tz)
         if fast is None:
             values = _slow_column(column, raw, options, ctx, warnings)
-            if values is None:  # an invalid or overflowing value: the reference reports it exactly
+            if values is None:  # an invalid or overflowing value: prepare_partition reports it exactly
                 return from_partition(prepare_partition(records, spec, row_offset), spec)
             fast = _to_arrow(values, tz)
         out.append(fast)
@@ -152,7 +153,7 @@ def _raw_columns(records: Sequence[Mapping], fields: list[str]) -> list[list]:
         rows = [getter(r) for r in records]
     except KeyError:
         return [[r.get(f) for r in records] for f in fields]
-    return [list(column) for column in zip(*rows)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _zone_name(spec: ExportSpec) -> str:
@@ -211,7 +212,8 @@ def _fast_column(column, raw: list, options, tz: str) -> pa.Array | None:
                 return None
             if has_xml_forbidden_chars(arr) or not longest_at_most(arr, MAX_CELL_CHARS):
                 return None
-            if column.value_map and not {v for v in pc.unique(arr).to_pylist() if v is not None} <= set(column.value_map):
+            if column.value_map and not ({v for v in pc.unique(arr).to_pylist() if v is not None}
+                                         <= set(column.value_map)):
                 return None
             return arr
         if type_ == "date" and kinds == {str}:
@@ -265,19 +267,19 @@ def _datetimes(arr: pa.Array, options, tz: str) -> pa.Array | None:
     if assume.upper() == "UTC":
         utc = parsed.cast(pa.timestamp("us", tz="UTC"))
     else:
-        # Ambiguous or missing wall-clock times (DST changes) take the reference per-cell path.
+        # Ambiguous or missing wall-clock times (DST changes) take the per-cell path.
         utc = pc.assume_timezone(parsed, timezone=assume, ambiguous="raise", nonexistent="raise")
     return utc.cast(pa.timestamp("us", tz=tz))
 
 
 def _slow_column(column, raw: list, options, ctx, warnings: dict) -> list | None:
-    """The reference per-cell parse of one column (see prepare_partition); None on an error to report."""
+    """The per-cell parse of one column (as cells.prepare_partition); None on an error to report."""
     parse = make_parser(column.type, ctx)
     members = set(column.value_map) if column.type == "enum" and column.value_map else None
     coerce = options.on_invalid == "coerce"
     reject_overflow = options.on_overflow == "reject"
     overflow: list = []
-    values = []
+    values: list[Any] = []
     for i, item in enumerate(raw):
         if item is None or (item == "" and column.type != "string"):
             values.append(None)
@@ -295,7 +297,7 @@ def _slow_column(column, raw: list, options, ctx, warnings: dict) -> list | None
             warnings["coerced_values"] += 1
             value = as_text(item)
         if isinstance(value, str):
-            value = _safe_text(value, warnings, reject_overflow, overflow, i, column.field)
+            value = safe_text(value, warnings, reject_overflow, overflow, i, column.field)
             if overflow:
                 return None
         values.append(value)

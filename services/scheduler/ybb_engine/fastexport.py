@@ -18,20 +18,28 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from . import columnar, fastxlsx, ooxml, writer_csv, writer_json, writer_xlsx
+from . import columnar, fastxlsx, ooxml, writer_csv, writer_json
 from .columnar import Columns
-from .export import ExportResult
 from .formatting import ColumnFormat, column_formats
 from .operations import dedupe_rows, sort_rows
 from .safety import add_warnings, empty_warnings
 from .spec import ExportSpec
+
+
+@dataclass
+class ExportResult:
+    """What an export produced: rows written, file size, the warnings counted, the sheet names (XLSX)."""
+    rows: int
+    size_bytes: int
+    warnings: dict[str, int]
+    sheets: list[str]
 
 
 @dataclass
@@ -123,12 +131,12 @@ def plan(prepared: Sequence[Prepared], spec: ExportSpec, work: str | Path) -> Pl
     else:
         groups = [(_base_name(spec), total)]
         jobs = [(int(starts[i]), int(starts[i + 1])) for i in range(len(prepared))] or [(0, 0)]
-        head = _first_rows(sources, counts, writer_xlsx.WIDTH_SAMPLE_ROWS)
+        head = _first_rows(sources, counts, ooxml.WIDTH_SAMPLE_ROWS)
     sheets = _sheets(groups) if spec.format == "xlsx" else [("", 0, total)]
     codes = sorted({c for p in prepared for c in p.codes})
     formats = column_formats(spec.columns, spec.options)
-    widths = [c.width or writer_xlsx._auto_width(c.header, head, i, f, spec.options.null_display)
-              for i, (c, f) in enumerate(zip(spec.columns, formats))] if spec.format == "xlsx" else []
+    widths = [c.width or ooxml.auto_width(c.header, head, i, f, spec.options.null_display)
+              for i, (c, f) in enumerate(zip(spec.columns, formats, strict=True))] if spec.format == "xlsx" else []
     styles = fastxlsx.style_formats(spec, codes).formats if spec.format == "xlsx" else []
     return Plan(total, sheets, jobs, styles, widths, warnings, sources, counts, order_path)
 
@@ -138,7 +146,7 @@ def _base_name(spec: ExportSpec) -> str:
 
 
 def _sheets(groups: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
-    layout = writer_xlsx.sheet_layout(groups)
+    layout = ooxml.sheet_layout(groups)
     sheets, start = [], 0
     for name, rows in layout:
         sheets.append((name, start, rows))
@@ -148,7 +156,7 @@ def _sheets(groups: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
 
 def _first_rows(sources: Sequence[str], counts: Sequence[int], limit: int) -> list[tuple]:
     rows: list[tuple] = []
-    for path, count in zip(sources, counts):
+    for path, count in zip(sources, counts, strict=False):
         if len(rows) >= limit:
             break
         if count:
@@ -165,7 +173,7 @@ def _rows_by_ids(sources: Sequence[str], starts: np.ndarray, ids: np.ndarray, sp
     for p in np.unique(src):
         local = (ids[src == p] - starts[p]).tolist()
         rows = columnar.load(sources[p]).take(local).to_rows()
-        found.update(zip(ids[src == p].tolist(), rows))
+        found.update(zip(ids[src == p].tolist(), rows, strict=True))
     return [found[i] for i in ids.tolist()]
 
 
@@ -184,7 +192,7 @@ def _order(sources: Sequence[str], spec: ExportSpec, starts: np.ndarray):
             continue
         values = [part.values(fields.index(f)) for f in key_fields]
         first = int(starts[p])
-        keys.extend(zip(*values, range(first, first + len(part))))
+        keys.extend(zip(*values, range(first, first + len(part)), strict=True))
         del part, values
     before = len(keys)
     if spec.dedupe:
@@ -193,7 +201,7 @@ def _order(sources: Sequence[str], spec: ExportSpec, starts: np.ndarray):
     if spec.sort:
         keys = sort_rows(keys, [(position[k["field"]], k["direction"] == "desc") for k in spec.sort])
     sorted_ids = np.fromiter((k[gid] for k in keys), dtype=np.int64, count=len(keys))
-    first_ids = sorted_ids[:writer_xlsx.WIDTH_SAMPLE_ROWS]
+    first_ids = sorted_ids[:ooxml.WIDTH_SAMPLE_ROWS]
     if not split_by:
         return sorted_ids, [(_base_name(spec), len(keys))], first_ids, removed
     column = next(c for c in spec.all_columns if c.field == split_by)
@@ -208,7 +216,7 @@ def _order(sources: Sequence[str], spec: ExportSpec, starts: np.ndarray):
     del keys
     group_index = np.array(labels, dtype=np.int64)
     order = sorted_ids[np.argsort(group_index, kind="stable")]
-    counts = np.bincount(group_index, minlength=len(group_of)) if len(group_index) else []
+    counts: np.ndarray | list[int] = np.bincount(group_index, minlength=len(group_of)) if len(group_index) else []
     groups = [(label, int(counts[i])) for label, i in group_of.items()] or [(_base_name(spec), 0)]
     return order, groups, first_ids, removed
 
@@ -268,16 +276,19 @@ def _job_rows(plan_: Plan, job: int, work: str | Path, spec: ExportSpec) -> Colu
 def render(plan_: Plan, job: int, spec: ExportSpec, work: str | Path) -> Rendered:
     if job >= len(plan_.jobs):  # the graph has one render task per input partition; an ordered export may need fewer
         return Rendered([], empty_warnings())
-    return _render_rows(plan_, job, _job_rows(plan_, job, work, spec), spec, work)
+    rows = _job_rows(plan_, job, work, spec)
+    return _render_rows(plan_.sheets, plan_.styles, job, plan_.jobs[job], rows, spec, work)
 
 
-def _render_rows(plan_: Plan, job: int, rows: Columns, spec: ExportSpec, work: str | Path) -> Rendered:
-    start, stop = plan_.jobs[job]
+def _render_rows(sheets: Sequence[tuple[str, int, int]], styles: list[str], job: int, span: tuple[int, int],
+                 rows: Columns, spec: ExportSpec, work: str | Path) -> Rendered:
+    """Render output rows [start, stop) (`rows`, in order) into one chunk file per sheet they touch."""
+    start, stop = span
     warnings = empty_warnings()
     chunks: list[tuple[int, dict]] = []
-    segments = [(s, max(a, start), min(a + n, stop)) for s, (_, a, n) in enumerate(plan_.sheets)
+    segments = [(s, max(a, start), min(a + n, stop)) for s, (_, a, n) in enumerate(sheets)
                 if max(a, start) < min(a + n, stop)]
-    renderer = fastxlsx.XlsxRenderer(spec, ooxml.StyleTable(plan_.styles)) if spec.format == "xlsx" else None
+    renderer = fastxlsx.XlsxRenderer(spec, ooxml.StyleTable(styles)) if spec.format == "xlsx" else None
     for sheet, a, b in segments:
         piece = rows.slice(a - start, b - start)
         path = Path(work) / f"chunk-{job:05d}-{sheet:04d}.bin"
@@ -310,16 +321,14 @@ def prepare_render(records: Sequence[Mapping], spec: ExportSpec, offset: int, in
     part = columnar.prepare_columns(records, spec, row_offset=offset)
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    sample_size = max(0, writer_xlsx.WIDTH_SAMPLE_ROWS - offset)
+    sample_size = max(0, ooxml.WIDTH_SAMPLE_ROWS - offset)
     sample = part.slice(0, sample_size).to_rows() if sample_size and spec.format == "xlsx" else []
-    limit = writer_xlsx.MAX_ROWS_PER_SHEET
+    limit = ooxml.MAX_ROWS_PER_SHEET
     end = offset + len(part)
     # Sheet s holds output rows [s * limit, (s + 1) * limit): the same indexes as plan_fused's sheets.
     sheets = [("", s * limit, limit) for s in range((max(end, 1) - 1) // limit + 1)] if spec.format == "xlsx" \
         else [("", 0, end)]
-    job_plan = Plan(end, sheets, [(0, 0)] * index + [(offset, end)], fastxlsx.style_formats(spec).formats, [],
-                    empty_warnings(), [], [])
-    rendered = _render_rows(job_plan, index, part, spec, work)
+    rendered = _render_rows(sheets, fastxlsx.style_formats(spec).formats, index, (offset, end), part, spec, work)
     return Fused(rendered, len(part), part.warnings, sample)
 
 
@@ -332,9 +341,8 @@ def plan_fused(results: Sequence[Fused], spec: ExportSpec) -> Plan:
     total = sum(r.rows for r in results)
     sheets = _sheets([(_base_name(spec), total)]) if spec.format == "xlsx" else [("", 0, total)]
     formats = column_formats(spec.columns, spec.options)
-    widths = [c.width or writer_xlsx._auto_width(c.header, sample[:writer_xlsx.WIDTH_SAMPLE_ROWS], i, f,
-                                                  spec.options.null_display)
-              for i, (c, f) in enumerate(zip(spec.columns, formats))] if spec.format == "xlsx" else []
+    widths = [c.width or ooxml.auto_width(c.header, sample, i, f, spec.options.null_display)
+              for i, (c, f) in enumerate(zip(spec.columns, formats, strict=True))] if spec.format == "xlsx" else []
     styles = fastxlsx.style_formats(spec).formats if spec.format == "xlsx" else []
     return Plan(total, sheets, [], styles, widths, warnings, [], [r.rows for r in results])
 

@@ -7,7 +7,7 @@ the previous one, a cell the previous cell), so a chunk renders without knowing 
 lands; an empty cell is written as `<c/>` to keep its place. Each column is rendered in one
 vectorised pass by type (text escaping, number and date conversion, value-map labels,
 currency formats); a column holding mixed Python values is rendered cell by cell with the
-same rules as the reference writer (writer_xlsx), and counts the same warnings.
+same rules as the reference writer (tests/reference/writer_xlsx.py), and counts the same warnings.
 
 `write_chunk` deflates rows into a raw deflate stream ending in a full flush, written
 atomically; `assemble` streams the chunks into the sheet entries of the ZIP.
@@ -15,38 +15,37 @@ atomically; `assemble` streams the chunks into the sheet entries of the ZIP.
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import ooxml
-from .ooxml import escape_text  # noqa: F401  (re-exported: the scalar form of the escaping)
 from .arrowtext import contains_any, utf8_data
 from .columnar import Columns
-from .formatting import DEFAULT_CURRENCY_FORMAT, ColumnFormat, column_formats
-from .safety import FORMULA_START, LARGE_INTEGER, empty_warnings, is_formula_like
+from .formatting import CURRENCY_CODE, DEFAULT_CURRENCY_FORMAT, ColumnFormat, column_formats
+from .ooxml import escape_text  # noqa: F401  (re-exported: the scalar form of the escaping)
+from .safety import EXCEL_MAX_NUMBER, FORMULA_START, LARGE_INTEGER, empty_warnings, is_formula_like
 from .spec import ExportSpec
 from .zipstream import FULL_FLUSH, Piece, ZipStreamWriter, crc32, deflate_piece, deflater, finish_deflate
 
-AUTHOR = "YBB Data Management Service"
-EXCEL_MAX_NUMBER = 9.99999999999999e307
-CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 DEFLATE_LEVEL = 2  # zlib-ng's: faster than zlib's 1, and smaller (zipstream)
-# Past this many bytes of a sheet's XML, or cells, the ZIP gets ZIP64 records.
-ZIP64_CELLS = 50_000_000
 # A text that starts or ends with one of Python's whitespace characters (str.isspace, all below
 # U+3001) keeps it with xml:space="preserve", as the reference writer does. Testing the first and
 # last characters against a set is three times cheaper than an anchored Unicode regex.
 _SPACES = pa.array(sorted({chr(i) for i in range(0x3001) if chr(i).isspace()}), pa.string())
 _FORMULA_STARTS = pa.array(FORMULA_START, pa.string())
+# Serials count days from 1899-12-31 (day 1 is 1900-01-01), plus one from 1900-03-01 on: Excel
+# keeps Lotus 1-2-3's 29 February 1900, a day that never was (serial 60).
+_EXCEL_DAY_ZERO = datetime(1899, 12, 31)
 _UNIX_DAY_SERIAL = 25568  # days from Excel's 1899-12-31 to 1970-01-01
 _MIN_FAST_DAY = -25508    # 1900-03-01: before it Excel's 1900 leap-year bug shifts serials
+_FIRST_DAY = date(1900, 1, 1)
 
 
 def number_xml(value: float | int) -> str:
@@ -54,11 +53,17 @@ def number_xml(value: float | int) -> str:
 
 
 def excel_serial(value: date) -> float:
-    from xlsxwriter.utility import _datetime_to_excel_datetime  # noqa: PLC0415  (the reference conversion)
-
+    """The Excel serial (1900 date system) of a date, or of a datetime's wall-clock time: days
+    since 1899-12-30 plus the fraction of the day, one less before 1900-03-01. The same float as
+    xlsxwriter's write_datetime (the same operations, in the same order)."""
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=None)
-    return _datetime_to_excel_datetime(value, False, True)
+        delta = value.replace(tzinfo=None) - _EXCEL_DAY_ZERO
+    else:
+        delta = datetime(value.year, value.month, value.day) - _EXCEL_DAY_ZERO
+    serial = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / 86400
+    if isinstance(value, datetime) and value.date() == _FIRST_DAY:
+        serial -= 1  # xlsxwriter takes a datetime of 1900-01-01 for a time of day (day 0)
+    return serial + 1 if serial > 59 else serial
 
 
 def style_formats(spec: ExportSpec, currency_codes: Sequence[str] = ()) -> ooxml.StyleTable:
@@ -225,7 +230,7 @@ class XlsxRenderer:
             local = pc.local_timestamp(arr) if arr.type.tz else arr
             micros = pc.fill_null(local.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
             if (len(micros) and micros.min() < _MIN_FAST_DAY * 86_400_000_000) or fmt.value_map:
-                arr = arr.to_pylist()  # rare: the reference path below
+                arr = arr.to_pylist()  # rare: the per-cell path below
             else:
                 days = micros // 86_400_000_000
                 rest = micros - days * 86_400_000_000
@@ -238,7 +243,8 @@ class XlsxRenderer:
                     cells = pc.if_else(pc.is_valid(arr), cells, _scalar(self.null_cell))
                 return cells
         if not isinstance(arr, pa.Array):
-            codes = columns.values(self.currency_index[c]) if self.currency_index[c] is not None else None
+            index = self.currency_index[c]
+            codes = columns.values(index) if index is not None else None
             cells = [self._py_cell(c, v, codes[i] if codes else None, warnings) for i, v in enumerate(arr)]
             return pa.array(cells, pa.string())
 
@@ -274,7 +280,8 @@ class XlsxRenderer:
                 reprs = pa.array([repr(v) if v is not None else None for v in arr.to_pylist()], pa.string())
                 cells = pc.if_else(huge, self._text_cells(reprs, None), cells)
         else:
-            codes = columns.values(self.currency_index[c]) if self.currency_index[c] is not None else None
+            index = self.currency_index[c]
+            codes = columns.values(index) if index is not None else None
             values = arr.to_pylist()
             return pa.array([self._py_cell(c, v, codes[i] if codes else None, warnings)
                              for i, v in enumerate(values)], pa.string())
@@ -306,7 +313,7 @@ class ChunkInfo:
         return Piece(self.crc, self.raw_size, self.size, path=self.path)
 
 
-def write_chunk(xml: bytes, path: str | Path, rows: int) -> ChunkInfo:
+def write_chunk(xml: bytes | memoryview, path: str | Path, rows: int) -> ChunkInfo:
     """Deflate (raw, full flush) and write atomically: tmp file, then rename."""
     compressor = deflater(DEFLATE_LEVEL)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -339,12 +346,12 @@ def assemble(out_path: str | Path, spec: ExportSpec, styles: ooxml.StyleTable, s
     names = [s.name for s in sheets]
     cells = sum(s.rows for s in sheets) * max(len(headers), 1)
     with open(out_path, "wb") as handle:
-        zip_out = ZipStreamWriter(handle, force_zip64=cells > ZIP64_CELLS)
+        zip_out = ZipStreamWriter(handle, force_zip64=cells > ooxml.ZIP64_CELLS)
         zip_out.add_bytes("[Content_Types].xml", ooxml.content_types(len(sheets)).encode())
         zip_out.add_bytes("_rels/.rels", ooxml.root_rels().encode())
         zip_out.add_bytes("docProps/app.xml", ooxml.app_properties(names).encode())
-        zip_out.add_bytes("docProps/core.xml", ooxml.core_properties(spec.title, AUTHOR,
-                                                                     datetime.now(timezone.utc)).encode())
+        zip_out.add_bytes("docProps/core.xml", ooxml.core_properties(spec.title, ooxml.AUTHOR,
+                                                                     datetime.now(UTC)).encode())
         zip_out.add_bytes("xl/workbook.xml", ooxml.workbook(
             names, [ooxml.filter_ref(len(headers), s.rows) for s in sheets]).encode())
         zip_out.add_bytes("xl/_rels/workbook.xml.rels", ooxml.workbook_rels(len(sheets)).encode())

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any, overload
 
 from .templates import Column
 from .values import map_key
@@ -16,6 +17,8 @@ from .values import map_key
 DEFAULT_DATE_FORMAT = "yyyy-mm-dd"
 DEFAULT_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DEFAULT_CURRENCY_FORMAT = "#,##0.00"
+# A currency_field value that is an ISO 4217-like code prefixes the number format: "EUR" #,##0.00.
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July",
            "August", "September", "October", "November", "December"]
@@ -42,16 +45,21 @@ def date_renderer(fmt: str) -> Callable[[date], str]:
 
 
 def _part(token: str, tokens: list[str], index: int, twelve_hour: bool) -> Callable[[datetime], str]:
+    # The lambdas close over values that are fixed once chosen (literal, full, digits, pad).
     lower = token.lower()
     if token.startswith('"'):
-        return lambda _v, t=token[1:-1]: t
+        literal = token[1:-1]
+        return lambda _v: literal
     if token.startswith("\\"):
-        return lambda _v, t=token[1:]: t
+        literal = token[1:]
+        return lambda _v: literal
     kind, size = lower[0], len(lower)
     if lower in ("am/pm", "a/p"):
-        return lambda v, full=lower == "am/pm": ("AM" if v.hour < 12 else "PM") if full else ("A" if v.hour < 12 else "P")
+        full = lower == "am/pm"
+        return lambda v: ("AM" if v.hour < 12 else "PM") if full else ("A" if v.hour < 12 else "P")
     if lower.startswith(".0"):
-        return lambda v, n=size - 1: "." + f"{v.microsecond:06d}"[:n]
+        digits = size - 1
+        return lambda v: "." + f"{v.microsecond:06d}"[:digits]
     if kind == "y":
         return (lambda v: f"{v.year % 100:02d}") if size <= 2 else (lambda v: f"{v.year:04d}")
     if kind == "d":
@@ -59,17 +67,20 @@ def _part(token: str, tokens: list[str], index: int, twelve_hour: bool) -> Calla
             return lambda v: _DAYS[v.weekday()]
         if size == 3:
             return lambda v: _DAYS[v.weekday()][:3]
-        return lambda v, pad=size == 2: f"{v.day:02d}" if pad else str(v.day)
+        pad = size == 2
+        return lambda v: f"{v.day:02d}" if pad else str(v.day)
     if kind == "h":
         def hour(v: datetime, pad: bool = size >= 2) -> str:
             h = (v.hour % 12 or 12) if twelve_hour else v.hour
             return f"{h:02d}" if pad else str(h)
         return hour
     if kind == "s":
-        return lambda v, pad=size >= 2: f"{v.second:02d}" if pad else str(v.second)
+        pad = size >= 2
+        return lambda v: f"{v.second:02d}" if pad else str(v.second)
     if kind == "m":
         if size <= 2 and _is_minute(tokens, index):
-            return lambda v, pad=size == 2: f"{v.minute:02d}" if pad else str(v.minute)
+            pad = size == 2
+            return lambda v: f"{v.minute:02d}" if pad else str(v.minute)
         if size == 1:
             return lambda v: str(v.month)
         if size == 2:
@@ -79,7 +90,8 @@ def _part(token: str, tokens: list[str], index: int, twelve_hour: bool) -> Calla
         if size == 4:
             return lambda v: _MONTHS[v.month - 1]
         return lambda v: _MONTHS[v.month - 1][0]
-    return lambda _v, t=token: t
+    literal = token
+    return lambda _v: literal
 
 
 def _is_minute(tokens: list[str], index: int) -> bool:
@@ -120,6 +132,11 @@ class ColumnFormat:
         if not self.value_map:
             return None
         return self.value_map.get(map_key(value))
+
+    @overload
+    def text(self, value: None) -> None: ...
+    @overload
+    def text(self, value: Any) -> str: ...
 
     def text(self, value: Any) -> str | None:
         """The display text of a non-null value (value maps applied, dates formatted)."""

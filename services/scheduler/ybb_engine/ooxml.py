@@ -1,16 +1,24 @@
 """The parts of an XLSX package around the worksheets' rows: content types, relationships,
-workbook, styles, document properties, and each worksheet's head and tail.
+workbook, styles, document properties, and each worksheet's head and tail; the sheet layout
+and column widths.
 
-They mirror what the reference writer (xlsxwriter) produces: the same header style (bold,
-filled, bordered), the same column widths, freeze pane and autofilter, and one cell format
-per number format in use.
+They mirror what xlsxwriter produces (the reference writer, tests/reference/writer_xlsx.py,
+takes its layout and constants from here): the same header style (bold, filled, bordered),
+the same column widths, freeze pane and autofilter, and one cell format per number format in use.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
+
+from .safety import sheet_name
+
+if TYPE_CHECKING:
+    from .formatting import ColumnFormat
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -18,7 +26,15 @@ NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 # Calibri 11 (Excel's default): pixels of the widest digit and the cell padding, as xlsxwriter.
 MAX_DIGIT_WIDTH, CELL_PADDING = 7, 5
-HEADER_FILL = "FFD9E1F2"
+HEADER_COLOR = "D9E1F2"  # RGB fill of the header row
+AUTHOR = "YBB Data Management Service"
+# Excel holds 1,048,576 rows; one is the header. Tests monkeypatch this to a small number.
+MAX_ROWS_PER_SHEET = 1_048_575
+# Column widths are measured on the header and the export's first rows.
+WIDTH_SAMPLE_ROWS = 1000
+MIN_WIDTH, MAX_WIDTH = 8, 60
+# Past this many cells the zip may exceed 4 GB and needs ZIP64.
+ZIP64_CELLS = 50_000_000
 
 
 def column_letter(index: int) -> str:
@@ -29,6 +45,29 @@ def column_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+def sheet_layout(groups: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(sheet name, rows) of every sheet: each group (split_by value, or the one base name) is cut
+    at MAX_ROWS_PER_SHEET rows into "Name", "Name (2)", ...; names made valid and unique."""
+    layout: list[tuple[str, int]] = []
+    taken: set[str] = set()
+    for base, count in groups:
+        for chunk_number, start in enumerate(range(0, max(count, 1), MAX_ROWS_PER_SHEET), start=1):
+            label = base if chunk_number == 1 else f"{base[:31 - len(f' ({chunk_number})')]} ({chunk_number})"
+            layout.append((sheet_name(label, taken), min(MAX_ROWS_PER_SHEET, count - start)))
+    return layout
+
+
+def auto_width(header: str, rows: Sequence[tuple], index: int, fmt: ColumnFormat, null_display: str | None) -> float:
+    """Width in characters of column `index`: its longest display text among the header and the
+    first WIDTH_SAMPLE_ROWS rows, plus padding, within [MIN_WIDTH, MAX_WIDTH]."""
+    longest = len(header)
+    for row in rows[:WIDTH_SAMPLE_ROWS]:
+        value = row[index]
+        text = fmt.text(value) if value is not None else (null_display or "")
+        longest = max(longest, len(text))
+    return float(min(max(longest + 2, MIN_WIDTH), MAX_WIDTH))
 
 
 def stored_width(width: float) -> float:
@@ -60,11 +99,14 @@ class StyleTable:
             + (f'<numFmts count="{len(self.formats)}">{num_fmts}</numFmts>' if self.formats else "")
             + '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
             '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-            '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
-            f'<fill><patternFill patternType="solid"><fgColor rgb="{HEADER_FILL}"/><bgColor indexed="64"/></patternFill></fill></fills>'
+            '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+            '<fill><patternFill patternType="gray125"/></fill>'
+            f'<fill><patternFill patternType="solid"><fgColor rgb="FF{HEADER_COLOR}"/><bgColor indexed="64"/>'
+            '</patternFill></fill></fills>'
             '<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>'
             '<border><left style="thin"><color auto="1"/></left><right style="thin"><color auto="1"/></right>'
-            '<top style="thin"><color auto="1"/></top><bottom style="thin"><color auto="1"/></bottom><diagonal/></border></borders>'
+            '<top style="thin"><color auto="1"/></top><bottom style="thin"><color auto="1"/></bottom>'
+            '<diagonal/></border></borders>'
             '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
             f'<cellXfs count="{2 + len(self.formats)}"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
             '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1" applyBorder="1" '
@@ -84,10 +126,14 @@ def content_types(sheets: int) -> str:
         XML_DECL + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
         '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-        '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/docProps/app.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+        '<Override PartName="/docProps/core.xml" '
+        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
         + overrides + '</Types>'
     )
 
@@ -96,7 +142,8 @@ def root_rels() -> str:
     return (
         XML_DECL + f'<Relationships xmlns="{PKG_REL}">'
         f'<Relationship Id="rId3" Type="{NS_REL}/extended-properties" Target="docProps/app.xml"/>'
-        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
+        '<Relationship Id="rId2" '
+        'Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
         'Target="docProps/core.xml"/>'
         f'<Relationship Id="rId1" Type="{NS_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
     )
@@ -116,7 +163,7 @@ def workbook(names: list[str], filters: list[str]) -> str:
     defined = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
         f"{escape(_quote_sheet(name))}!{ref}</definedName>"
-        for n, (name, ref) in enumerate(zip(names, filters)))
+        for n, (name, ref) in enumerate(zip(names, filters, strict=False)))
     return (
         XML_DECL + f'<workbook xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">'
         '<workbookPr defaultThemeVersion="124226"/><bookViews><workbookView xWindow="240" yWindow="15" '
@@ -132,9 +179,10 @@ def _quote_sheet(name: str) -> str:
 
 
 def core_properties(title: str, author: str, created: datetime | None = None) -> str:
-    stamp = (created or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
-        XML_DECL + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        XML_DECL + '<cp:coreProperties '
+        'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
         'xmlns:dcmitype="http://purl.org/dc/dcmitype/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
         f"<dc:title>{escape(title)}</dc:title><dc:creator>{escape(author)}</dc:creator>"

@@ -9,6 +9,8 @@ MAX_CELL_CHARS = 32_767
 TRUNCATION_MARKER = "…[truncated]"
 # Excel stores numbers as IEEE doubles: integers past 15 significant digits lose digits.
 LARGE_INTEGER = 10**15
+# The largest number an Excel cell holds; past it (up to float's 1.8e308) Excel shows an error.
+EXCEL_MAX_NUMBER = 9.99999999999999e307
 
 # Characters XML 1.0 forbids: C0 controls except tab/LF/CR, lone surrogates, U+FFFE and U+FFFF.
 # In a Python str every surrogate code point is a lone one (pairs are decoded to one character).

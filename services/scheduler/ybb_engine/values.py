@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Literal, overload
 
 import orjson
 
@@ -34,8 +35,8 @@ class Blank(Exception):
 
 @dataclass(frozen=True)
 class TimeContext:
-    display: tzinfo = timezone.utc   # datetimes are shown in this zone
-    assume: tzinfo = timezone.utc    # naive input datetimes are in this zone
+    display: tzinfo = UTC   # datetimes are shown in this zone
+    assume: tzinfo = UTC    # naive input datetimes are in this zone
 
 
 Parser = Callable[[Any], Any]
@@ -89,6 +90,12 @@ def _number_from_text(text: str, integer: bool) -> int | float:
     if not math.isfinite(result):
         raise Blank("non_finite_blanked")
     return result
+
+
+@overload
+def _parse_number(value: Any, integer: Literal[True]) -> int: ...
+@overload
+def _parse_number(value: Any, integer: Literal[False]) -> int | float: ...
 
 
 def _parse_number(value: Any, integer: bool) -> int | float:
@@ -154,7 +161,7 @@ def _from_timestamp(number: float, zone: tzinfo) -> datetime:
     if abs(number) >= _MILLISECONDS_FROM:
         number = number / 1000
     try:
-        return datetime.fromtimestamp(number, timezone.utc).astimezone(zone)
+        return datetime.fromtimestamp(number, UTC).astimezone(zone)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"{number!r} is not a valid timestamp") from None
 

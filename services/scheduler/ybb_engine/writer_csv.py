@@ -8,8 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from .formatting import column_formats
 from .safety import empty_warnings, is_formula_like, neutralise_for_csv
@@ -55,7 +54,7 @@ def encode_rows(rows: Iterable[tuple], spec) -> tuple[bytes, dict[str, int]]:
     def lines():
         for row in rows:
             out = []
-            for value, fmt in zip(row[:width], formats):
+            for value, fmt in zip(row[:width], formats, strict=False):
                 if value is None:
                     out.append(null_text)
                     continue
@@ -68,14 +67,3 @@ def encode_rows(rows: Iterable[tuple], spec) -> tuple[bytes, dict[str, int]]:
     buffer = io.StringIO()
     _writer(buffer, spec).writerows(lines())
     return buffer.getvalue().encode("utf-8"), warnings
-
-
-def write_csv(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
-    head, warnings = encode_header(spec)
-    body, more = encode_rows(part.rows, spec)
-    for key, count in more.items():
-        warnings[key] += count
-    with open(out_path, "wb") as handle:
-        handle.write(head)
-        handle.write(body)
-    return [], warnings

@@ -7,7 +7,6 @@ null_display applied, as in the spreadsheet.
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -48,22 +47,12 @@ def encode_rows(rows, spec) -> tuple[bytes, dict[str, int]]:
 
     def encode(row: tuple) -> bytes:
         if formatted:
-            obj = {k: shown(v, f) for k, v, f in zip(keys, row[:width], formats)}
+            obj = {k: shown(v, f) for k, v, f in zip(keys, row[:width], formats, strict=False)}
         else:
-            obj = {k: raw(v) for k, v in zip(keys, row[:width])}
+            obj = {k: raw(v) for k, v in zip(keys, row[:width], strict=False)}
         return orjson.dumps(obj)
 
     encoded = [encode(row) for row in rows]
     if spec.format == "ndjson":
         return b"".join(line + b"\n" for line in encoded), warnings
     return b",\n".join(encoded), warnings
-
-
-def write_json(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
-    body, warnings = encode_rows(part.rows, spec)
-    with open(out_path, "wb") as handle:
-        if spec.format == "ndjson":
-            handle.write(body)
-        else:
-            handle.write(b"[\n" + body + b"\n]\n" if part.rows else b"[]\n")
-    return [], warnings

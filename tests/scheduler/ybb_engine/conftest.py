@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from ybb_engine.export import ExportResult, combine_partitions, prepare_partition, write_export
-from ybb_engine.fastexport import run_local
+from reference.export import combine_partitions, prepare_partition, write_export
+from ybb_engine.fastexport import ExportResult, run_local
 from ybb_engine.spec import ExportSpec, build_spec
 from ybb_engine.templates import TemplateRegistry, load_templates
 

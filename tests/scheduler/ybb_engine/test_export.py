@@ -2,10 +2,10 @@ import pickle
 
 import pytest
 
+from reference.export import combine_partitions
 from ybb_engine.errors import EngineError
-from ybb_engine.export import (
-    Partition, combine_partitions, content_type, file_extension, prepare_partition, sanitize_filename,
-)
+from ybb_engine.cells import Partition, prepare_partition
+from ybb_engine.fileformats import content_type, file_extension, sanitize_filename
 
 COLUMNS = [{"field": "id", "type": "integer"}, {"field": "amount", "type": "number"},
            {"field": "day", "type": "date"}, {"field": "status", "type": "enum", "value_map": {"0": "No", "1": "Yes"}}]

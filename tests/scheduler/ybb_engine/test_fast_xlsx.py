@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from python_calamine import CalamineWorkbook
 
-from ybb_engine import columnar, fastexport, samples, writer_xlsx
+import samples
+from reference.export import combine_partitions, prepare_partition, write_export
+from ybb_engine import columnar, fastexport, ooxml
 from ybb_engine.errors import EngineError
-from ybb_engine.export import combine_partitions, prepare_partition, write_export
 from ybb_engine.spec import ExportSpec, build_spec
 from ybb_engine.templates import load_templates
 from ybb_engine.zipstream import ZipStreamWriter, crc32_combine, deflate_piece, finish_deflate
@@ -128,7 +129,7 @@ def test_package_structure(tmp_path):
         sheet = archive.read("xl/worksheets/sheet1.xml").decode()
         assert ' r="' not in sheet.split("<sheetData>")[1]  # rows and cells without r: placed in order
     book = openpyxl.load_workbook(path)
-    assert book.properties.title == "Payments & Co" and book.properties.creator == writer_xlsx.AUTHOR
+    assert book.properties.title == "Payments & Co" and book.properties.creator == ooxml.AUTHOR
     assert book.properties.created is not None
     ws = book.active
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:Y201"
@@ -195,7 +196,7 @@ def test_sort_dedupe_split_same_as_reference(tmp_path, request_):
 
 
 def test_sheet_overflow_with_split_and_sort(tmp_path, monkeypatch):
-    monkeypatch.setattr(writer_xlsx, "MAX_ROWS_PER_SHEET", 7)
+    monkeypatch.setattr(ooxml, "MAX_ROWS_PER_SHEET", 7)
     records = samples.participants(60, seed=9)
     fast, fast_path, ref, ref_path = both(records, {"template": "participants/summary", "sort": ["full_name"],
                                                     "options": {"split_by": "category"}}, tmp_path, parts=4)

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from ybb_engine.export import combine_partitions, prepare_partition
+from reference.export import combine_partitions, prepare_partition
 
 COLUMNS = [
     {"field": "id", "type": "integer"},

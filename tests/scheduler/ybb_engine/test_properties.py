@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ybb_engine.export import combine_partitions, prepare_partition, write_export
-from ybb_engine.safety import LARGE_INTEGER, MAX_CELL_CHARS, is_formula_like, remove_forbidden_chars
+from reference.export import combine_partitions, prepare_partition, write_export
+from ybb_engine.safety import EXCEL_MAX_NUMBER, LARGE_INTEGER, MAX_CELL_CHARS, is_formula_like, remove_forbidden_chars
 from ybb_engine.spec import ExportSpec, build_spec
 from ybb_engine.templates import load_templates
-from ybb_engine.writer_xlsx import EXCEL_MAX_NUMBER
 
 COLUMNS = [
     {"field": "text", "type": "string"},

@@ -3,8 +3,8 @@ from datetime import date, datetime
 
 import pytest
 
-from ybb_engine import writer_xlsx
-from ybb_engine.writer_xlsx import AUTHOR
+from ybb_engine import ooxml
+from ybb_engine.ooxml import AUTHOR
 
 COLUMNS = [
     {"field": "id", "header": "ID", "type": "integer"},
@@ -82,7 +82,7 @@ def test_xlsx_empty_export_has_a_header_only_sheet(run_export, read_calamine):
 
 
 def test_xlsx_overflows_to_new_sheets(run_export, read_calamine, monkeypatch):
-    monkeypatch.setattr(writer_xlsx, "MAX_ROWS_PER_SHEET", 4)
+    monkeypatch.setattr(ooxml, "MAX_ROWS_PER_SHEET", 4)
     records = [{"id": i, "name": f"n{i}"} for i in range(1, 11)]
     result, path = run_export(records, {"columns": COLUMNS[:2], "options": {"sheet_name": "Sheet"}}, parts=3)
     assert result.sheets == ["Sheet", "Sheet (2)", "Sheet (3)"]
@@ -94,7 +94,7 @@ def test_xlsx_overflows_to_new_sheets(run_export, read_calamine, monkeypatch):
 
 
 def test_xlsx_split_by_field(run_export, read_calamine, monkeypatch):
-    monkeypatch.setattr(writer_xlsx, "MAX_ROWS_PER_SHEET", 2)
+    monkeypatch.setattr(ooxml, "MAX_ROWS_PER_SHEET", 2)
     records = [{"id": i, "status": s} for i, s in enumerate([2, 0, 2, None, 2, 0], start=1)]
     result, path = run_export(records, {"columns": COLUMNS, "select": ["id"],
                                         "options": {"split_by": "status", "null_display": "N/A"}})

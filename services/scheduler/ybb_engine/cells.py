@@ -1,29 +1,22 @@
-"""The three steps the Dask graph runs: prepare each partition, combine them, write the file."""
+"""The per-cell parse: every value of every record to its column's type, the safety rules on
+texts, the filters; invalid or overflowing values reported by row and field.
+
+`columnar.prepare_columns` does the same work column by column with pyarrow and falls back
+to `prepare_partition` for the partitions it cannot take, and for exact error reports.
+"""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import EngineError
-from .operations import compile_filters, dedupe_rows, sort_rows
-from .safety import (
-    MAX_CELL_CHARS, add_warnings, empty_warnings, remove_forbidden_chars, sanitize_filename as _sanitize, truncate,
-)
-from .spec import FORMATS, ExportSpec
+from .operations import compile_filters
+from .safety import MAX_CELL_CHARS, empty_warnings, remove_forbidden_chars, truncate
+from .spec import ExportSpec
 from .values import Blank, as_text, make_parser, map_key
-from .writer_csv import write_csv
-from .writer_json import write_json
-from .writer_xlsx import write_xlsx
 
 MAX_REPORTED_ERRORS = 20
-
-_CONTENT_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "ndjson": "application/x-ndjson",
-}
 
 
 @dataclass
@@ -35,14 +28,6 @@ class Partition:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-
-@dataclass
-class ExportResult:
-    rows: int
-    size_bytes: int
-    warnings: dict[str, int]
-    sheets: list[str]
 
 
 def prepare_partition(records: Sequence[Mapping], spec: ExportSpec, row_offset: int = 0) -> Partition:
@@ -67,8 +52,8 @@ def prepare_partition(records: Sequence[Mapping], spec: ExportSpec, row_offset: 
             if len(invalid) < MAX_REPORTED_ERRORS:
                 invalid.append({"row": row_offset + i, "field": None, "message": "a record must be an object"})
             continue
-        row = []
-        for column, parse, members in zip(columns, parsers, allowed):
+        row: list[Any] = []
+        for column, parse, members in zip(columns, parsers, allowed, strict=True):
             raw = record.get(column.field)
             if raw is None or (raw == "" and column.type != "string"):
                 row.append(None)
@@ -90,7 +75,7 @@ def prepare_partition(records: Sequence[Mapping], spec: ExportSpec, row_offset: 
                         invalid.append({"row": row_offset + i, "field": column.field, "message": str(exc)})
                     value = None
             if isinstance(value, str):
-                value = _safe_text(value, warnings, reject_overflow, overflow, row_offset + i, column.field)
+                value = safe_text(value, warnings, reject_overflow, overflow, row_offset + i, column.field)
             row.append(value)
         rows.append(tuple(row))
 
@@ -114,7 +99,10 @@ def prepare_partition(records: Sequence[Mapping], spec: ExportSpec, row_offset: 
     return Partition(fields=[c.field for c in columns], rows=rows, warnings=warnings)
 
 
-def _safe_text(value: str, warnings: dict, reject_overflow: bool, overflow: list, row: int, field_name: str) -> str:
+def safe_text(value: str, warnings: dict[str, int], reject_overflow: bool, overflow: list[dict], row: int,
+              field_name: str) -> str:
+    """`value` without XML-forbidden characters, truncated past MAX_CELL_CHARS; with
+    `reject_overflow` a text too long is kept whole and listed in `overflow` instead."""
     cleaned = remove_forbidden_chars(value)
     if cleaned != value:
         warnings["control_chars_removed"] += 1
@@ -125,50 +113,3 @@ def _safe_text(value: str, warnings: dict, reject_overflow: bool, overflow: list
         warnings["truncated_cells"] += 1
         cleaned = truncate(cleaned)
     return cleaned
-
-
-def combine_partitions(parts: Sequence[Partition], spec: ExportSpec) -> Partition:
-    """Concatenate in order, dedupe (first occurrence wins), then sort globally (stable, nulls last)."""
-    fields = [c.field for c in spec.all_columns]
-    warnings = empty_warnings()
-    rows: list[tuple] = []
-    for part in parts:
-        if part.fields != fields:
-            raise ValueError("partition fields do not match the export spec")
-        rows.extend(part.rows)
-        add_warnings(warnings, part.warnings)
-    index = {name: i for i, name in enumerate(fields)}
-    if spec.dedupe:
-        before = len(rows)
-        rows = dedupe_rows(rows, [index[f] for f in spec.dedupe])
-        warnings["duplicates_removed"] += before - len(rows)
-    if spec.sort:
-        rows = sort_rows(rows, [(index[k["field"]], k["direction"] == "desc") for k in spec.sort])
-    return Partition(fields=fields, rows=rows, warnings=warnings)
-
-
-def write_export(part: Partition, spec: ExportSpec, out_path: Path) -> ExportResult:
-    """Write the final file in spec.format; the warnings add up every change made."""
-    writer = {"xlsx": write_xlsx, "csv": write_csv, "json": write_json, "ndjson": write_json}[spec.format]
-    out_path = Path(out_path)
-    sheets, written = writer(part, spec, out_path)
-    warnings = add_warnings(dict(part.warnings), written)
-    return ExportResult(rows=len(part), size_bytes=out_path.stat().st_size, warnings=warnings, sheets=sheets)
-
-
-def content_type(fmt: str) -> str:
-    return _CONTENT_TYPES[_check_format(fmt)]
-
-
-def file_extension(fmt: str) -> str:
-    return _check_format(fmt)
-
-
-def sanitize_filename(name: str | None, fmt: str, default: str = "export") -> str:
-    return _sanitize(name, file_extension(fmt), default)
-
-
-def _check_format(fmt: Any) -> str:
-    if fmt not in FORMATS:
-        raise EngineError("invalid_format", f"format must be one of {', '.join(FORMATS)}.")
-    return fmt

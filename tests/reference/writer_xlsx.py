@@ -1,23 +1,23 @@
-"""XLSX writer: xlsxwriter in constant_memory mode, typed cells, one or more sheets."""
+"""The reference XLSX writer: xlsxwriter in constant_memory mode, typed cells, one or more sheets.
+
+The sheet layout, column widths, header colour and document constants are production's
+(ybb_engine.ooxml), read at call time so that a test's monkeypatched
+`ooxml.MAX_ROWS_PER_SHEET` applies to both paths.
+"""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 
-from .formatting import DEFAULT_CURRENCY_FORMAT, ColumnFormat, column_formats
-from .safety import LARGE_INTEGER, empty_warnings, is_formula_like, sheet_name
+from ybb_engine import ooxml
+from ybb_engine.cells import Partition
+from ybb_engine.formatting import CURRENCY_CODE, DEFAULT_CURRENCY_FORMAT, ColumnFormat, column_formats
+from ybb_engine.safety import EXCEL_MAX_NUMBER, LARGE_INTEGER, empty_warnings, is_formula_like
+from ybb_engine.spec import ExportSpec
 
-# Excel holds 1,048,576 rows; one is the header. Tests monkeypatch this to a small number.
-MAX_ROWS_PER_SHEET = 1_048_575
-AUTHOR = "YBB Data Management Service"
-WIDTH_SAMPLE_ROWS = 1000
-MIN_WIDTH, MAX_WIDTH = 8, 60
-# Past this many cells the zip may exceed 4 GB and needs ZIP64.
-ZIP64_CELLS = 50_000_000
 WORKBOOK_OPTIONS = {
     "constant_memory": True,
     "strings_to_formulas": False,
@@ -25,56 +25,41 @@ WORKBOOK_OPTIONS = {
     "strings_to_numbers": False,
     "nan_inf_to_errors": False,
 }
-# The largest number an Excel cell holds; past it (up to float's 1.8e308) Excel shows an error.
-EXCEL_MAX_NUMBER = 9.99999999999999e307
-HEADER_STYLE = {"bold": True, "bg_color": "#D9E1F2", "border": 1, "valign": "top"}
-_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+HEADER_STYLE = {"bold": True, "bg_color": f"#{ooxml.HEADER_COLOR}", "border": 1, "valign": "top"}
 
 
-def write_xlsx(part, spec, out_path: Path) -> tuple[list[str], dict[str, int]]:
+def write_xlsx(part: Partition, spec: ExportSpec, out_path: Path) -> tuple[list[str], dict[str, int]]:
     options = spec.options
     warnings = empty_warnings()
     columns = spec.columns
     formats = column_formats(columns, options)
     fields = part.fields
     workbook = xlsxwriter.Workbook(
-        str(out_path), {**WORKBOOK_OPTIONS, "use_zip64": len(part) * max(len(columns), 1) > ZIP64_CELLS}
+        str(out_path), {**WORKBOOK_OPTIONS, "use_zip64": len(part) * max(len(columns), 1) > ooxml.ZIP64_CELLS}
     )
     workbook.set_properties({
         "title": spec.title,
-        "author": AUTHOR,
+        "author": ooxml.AUTHOR,
         "created": datetime.now(timezone.utc).replace(tzinfo=None),
     })
     styles = _Styles(workbook)
     currency_index = [fields.index(c.currency_field) if c.currency_field else None for c in columns]
-    widths = [c.width or _auto_width(c.header, part.rows, i, f, options.null_display) for i, (c, f) in
+    widths = [c.width or ooxml.auto_width(c.header, part.rows, i, f, options.null_display) for i, (c, f) in
               enumerate(zip(columns, formats))]
     cells = [_CellWriter(f, styles, warnings, options.null_display, currency_index[i]) for i, f in enumerate(formats)]
 
-    groups = _sheet_groups(part, spec, formats)
-    layout = sheet_layout([(base, len(rows)) for base, rows in groups])
+    groups = _sheet_groups(part, spec)
+    layout = ooxml.sheet_layout([(base, len(rows)) for base, rows in groups])
     names = [name for name, _ in layout]
     sheets = iter(layout)
+    limit = ooxml.MAX_ROWS_PER_SHEET
     for base, rows in groups:
-        for start in range(0, max(len(rows), 1), MAX_ROWS_PER_SHEET):
+        for start in range(0, max(len(rows), 1), limit):
             name, _ = next(sheets)
             sheet = workbook.add_worksheet(name)
-            chunk = rows[start:start + MAX_ROWS_PER_SHEET]
-            _write_sheet(sheet, columns, widths, styles, cells, chunk)
+            _write_sheet(sheet, columns, widths, styles, cells, rows[start:start + limit])
     workbook.close()
     return names, warnings
-
-
-def sheet_layout(groups: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """(sheet name, rows) of every sheet: each group (split_by value, or the one base name) is cut
-    at MAX_ROWS_PER_SHEET rows into "Name", "Name (2)", ...; names made valid and unique."""
-    layout: list[tuple[str, int]] = []
-    taken: set[str] = set()
-    for base, count in groups:
-        for chunk_number, start in enumerate(range(0, max(count, 1), MAX_ROWS_PER_SHEET), start=1):
-            label = base if chunk_number == 1 else f"{base[:31 - len(f' ({chunk_number})')]} ({chunk_number})"
-            layout.append((sheet_name(label, taken), min(MAX_ROWS_PER_SHEET, count - start)))
-    return layout
 
 
 def _write_sheet(sheet, columns, widths, styles, cells, rows) -> None:
@@ -89,7 +74,7 @@ def _write_sheet(sheet, columns, widths, styles, cells, rows) -> None:
             cell.write(sheet, r, c, row)
 
 
-def _sheet_groups(part, spec, formats: list[ColumnFormat]) -> list[tuple[str, list[tuple]]]:
+def _sheet_groups(part: Partition, spec: ExportSpec) -> list[tuple[str, list[tuple]]]:
     """(sheet name, rows) for every sheet, before the split at MAX_ROWS_PER_SHEET."""
     base = spec.options.sheet_name or spec.title
     split_by = spec.options.split_by
@@ -104,15 +89,6 @@ def _sheet_groups(part, spec, formats: list[ColumnFormat]) -> list[tuple[str, li
         label = fmt.text(value) if value is not None else (spec.options.null_display or "(blank)")
         groups.setdefault(label, []).append(row)
     return list(groups.items()) or [(base, [])]
-
-
-def _auto_width(header: str, rows: list[tuple], index: int, fmt: ColumnFormat, null_display: str | None) -> float:
-    longest = len(header)
-    for row in rows[:WIDTH_SAMPLE_ROWS]:
-        value = row[index]
-        text = fmt.text(value) if value is not None else (null_display or "")
-        longest = max(longest, len(text))
-    return float(min(max(longest + 2, MIN_WIDTH), MAX_WIDTH))
 
 
 class _Styles:
@@ -187,6 +163,6 @@ class _CellWriter:
         if self.currency_index is None:
             return self.number_style
         code = row[self.currency_index]
-        if not isinstance(code, str) or not _CURRENCY_CODE.fullmatch(code):
+        if not isinstance(code, str) or not CURRENCY_CODE.fullmatch(code):
             return self.number_style
         return self.styles.number(f'"{code}" {self.number_format}')
