@@ -18,9 +18,10 @@ Scenarios: one User class each, tagged with its name, so that `--tags php_small_
     abuse             (1 user)     bursts from another source address (127.0.0.2) and its own key;
                                    429 is the expected answer, 5xx a failure
 
-The records come from ybb_engine.samples (seeded), generated and serialised once per
-process in the init listener, before the clock starts: generation is never measured. A few
-small exports warm the stack up before the clock starts too (--no-warm-up to skip them).
+The records come from records.py next to this file (seeded: the load tests are a black-box
+client and import nothing from the project), generated and serialised once per process in the
+init listener, before the clock starts: generation is never measured. A few small exports
+warm the stack up before the clock starts too (--no-warm-up to skip them).
 
 The gate: a `quitting` listener compares locust's own stats with loadtests/thresholds.toml
 and sets environment.process_exit_code.
@@ -32,7 +33,6 @@ import itertools
 import json
 import logging
 import random
-import sys
 import time
 import tomllib
 import uuid
@@ -47,12 +47,10 @@ from locust import HttpUser, between, events, tag, task
 from locust.clients import LocustHttpAdapter
 from locust.runners import MasterRunner, WorkerRunner
 
+# loadtests/records.py: locust puts the locustfile's directory on sys.path while importing it.
+from records import participants
+
 ROOT = Path(__file__).resolve().parent.parent
-# run.py sets PYTHONPATH=services/scheduler; this keeps `locust -f loadtests/locustfile.py`
-# working without it. Only ybb_engine.samples (stdlib only) is imported from there.
-if str(ROOT / "services" / "scheduler") not in sys.path:
-    sys.path.append(str(ROOT / "services" / "scheduler"))
-from ybb_engine import samples  # noqa: E402
 
 log = logging.getLogger("ybb.loadtest")
 
@@ -95,7 +93,7 @@ def _options(parser: Any) -> None:
     group.add_argument("--large-rows", type=int, default=50_000, help="records of one large_async export")
     group.add_argument("--batches", type=int, default=5, help="batches of one batched_upload export")
     group.add_argument("--batch-rows", type=int, default=20_000, help="records per batch")
-    group.add_argument("--seed", type=int, default=2024, help="seed of ybb_engine.samples")
+    group.add_argument("--seed", type=int, default=2024, help="seed of the generated records (records.py)")
     group.add_argument("--no-warm-up", dest="warm_up", action="store_false", default=True,
                        help="skip the few unmeasured small exports sent before the clock starts")
     group.add_argument("--one-of-each", action="store_true", default=False,
@@ -150,11 +148,11 @@ def prepare_bodies(options: Any, selected: set[str]) -> None:
     started = time.perf_counter()
     seed = options.seed
     if {"php_small_sync", "status_polling"} & selected:
-        records = samples.participants(500, seed=seed)
+        records = participants(500, seed=seed)
         Bodies.php = [(n, _export_body("participants/standard", records[:n], options.php_mode))
                       for n in range(50, 501, 50)]
     if "large_async_50k" in selected:
-        records = samples.participants(options.large_rows, seed=seed + 1)
+        records = participants(options.large_rows, seed=seed + 1)
         array = _dumps(records)
         Bodies.large = {
             template: (len(records), b'{"template":"%s","format":"xlsx","mode":"async","records":%s}'
@@ -162,7 +160,7 @@ def prepare_bodies(options: Any, selected: set[str]) -> None:
             for template in ("participants/complete", "participants/standard")
         }
     if "batched_upload" in selected:
-        records = samples.participants(options.batches * options.batch_rows, seed=seed + 2)
+        records = participants(options.batches * options.batch_rows, seed=seed + 2)
         Bodies.batches = []
         for i in range(options.batches):
             chunk = records[i * options.batch_rows:(i + 1) * options.batch_rows]
@@ -242,7 +240,7 @@ def warm_up(host: str, options: Any) -> None:
     key = _read_key(options.api_key, options.api_key_file)
     if key:
         session.headers["X-API-Key"] = key
-    body = _export_body("participants/standard", samples.participants(50, seed=options.seed), "sync")
+    body = _export_body("participants/standard", participants(50, seed=options.seed), "sync")
     started = time.perf_counter()
 
     def one(_: int) -> int:

@@ -14,7 +14,9 @@ budget. Reports: var/reports/loadtest-<profile>_*.csv and .html. The exit code i
 which the locustfile's gate sets: non-zero when a threshold in loadtests/thresholds.toml is missed.
 
 This script does not import locust: it runs it as a child process (gevent patches the standard
-library), with PYTHONPATH=services/scheduler for ybb_engine.samples.
+library). The locustfile imports no project code: it is a black-box client of the API, and its
+records come from loadtests/records.py. This runner imports scripts/devstack.py (stdlib only)
+for the local stack's ports and paths, and runs it to start and stop that stack.
 """
 from __future__ import annotations
 
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.var:
         config.var = args.var
     config.use_nginx = find_nginx() is not None
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "services" / "scheduler"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     stack_env = {**os.environ, "YBB_VAR_DIR": str(config.var)}
     options: list[str] = []
     if args.host:

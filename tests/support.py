@@ -2,14 +2,40 @@
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ybb_engine.templates import Column
 from ybb_engine.values import map_key
 
 TEMPLATES = ["participants/standard", "participants/detailed", "participants/summary", "participants/complete",
              "payments/standard", "payments/detailed", "ambassadors/standard", "ambassadors/detailed"]
+
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 30, interval: float = 0.05,
+             message: str | Callable[[], str] = "condition not met") -> T:
+    """Call `predicate` until it returns something truthy, and return that value.
+
+    The one way the tests wait for something to happen: no fixed sleeps, no hand-made loops.
+    The predicate is called at once, then every `interval` seconds, and a last time at the
+    deadline; then AssertionError says `message` (a string, or a callable for details known
+    only then) and the last value. Exceptions of the predicate are not caught.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            detail = message() if callable(message) else message
+            raise AssertionError(f"{detail} (waited {timeout:g} s; last value: {value!r})")
+        time.sleep(min(interval, left))
 
 
 def free_port() -> int:

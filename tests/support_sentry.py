@@ -9,11 +9,12 @@ import gzip
 import json
 import re
 import threading
-import time
 import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+
+from support import wait_for
 
 _ENVELOPE_PATH = re.compile(r"^/api/(\d+)/envelope/?(\?.*)?$")
 
@@ -104,14 +105,13 @@ class SentryReceiver:
         return [event for envelope in self.all_envelopes() for event in envelope.payloads("event")]
 
     def wait_for_event(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events():
-                if predicate(event):
-                    return event
-            time.sleep(0.1)
-        seen = [(e.get("tags"), (e.get("exception") or {}).get("values", [{}])[-1].get("type")) for e in self.events()]
-        raise AssertionError(f"no matching Sentry event within {timeout}s; received: {seen}")
+        def seen() -> str:
+            events = [(e.get("tags"), (e.get("exception") or {}).get("values", [{}])[-1].get("type"))
+                      for e in self.events()]
+            return f"no matching Sentry event; received: {events}"
+
+        return wait_for(lambda: next((e for e in self.events() if predicate(e)), None), timeout=timeout,
+                        interval=0.1, message=seen)
 
     def raw_bytes(self) -> bytes:
         return b"\n".join(envelope.raw for envelope in self.all_envelopes())

@@ -12,13 +12,13 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.parse
 
 import pytest
 import requests
 
 from devstack import ROOT
+from support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -140,9 +140,18 @@ def test_eleventh_concurrent_connection_gets_429(stack) -> None:
             tls.sendall(b"POST /api/v1/exports HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                         b"Content-Length: 1000\r\n\r\n[")
             held.append(tls)
-        time.sleep(0.5)
-        status, headers, body = _get(_connection(stack, "127.0.0.3"), "/health")
-        assert status == 429
+
+        def eleventh() -> tuple[int, dict, bytes] | None:
+            """One more connection, closed after its answer: a 429 once Nginx counts the ten."""
+            connection = _connection(stack, "127.0.0.3")
+            try:
+                answer = _get(connection, "/health")
+            finally:
+                connection.close()
+            return answer if answer[0] == 429 else None
+
+        status, headers, body = wait_for(eleventh, timeout=10, interval=0.1,
+                                         message="the eleventh connection was served")
         assert headers["Retry-After"] == "1" and json.loads(body)["code"] == "rate_limited"
     finally:
         for tls in held:

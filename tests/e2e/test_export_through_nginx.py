@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import io
-import time
 from datetime import date
 
 import pytest
 import requests
 from python_calamine import CalamineWorkbook
+
+from support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +33,10 @@ def _expected_row(record: dict) -> list:
     return [record["name"], record["age"], record["amount"], date.fromisoformat(record["joined"]), record["phone"]]
 
 
-def _poll(api: requests.Session, location: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = api.get(location).json()
-        if job["state"] in {"succeeded", "failed", "cancelled"}:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"export still {job['state']} after {timeout}s")
+def _ended(api: requests.Session, location: str) -> dict | None:
+    """The job once it has ended (for wait_for), else None."""
+    job = api.get(location).json()
+    return job if job["state"] in {"succeeded", "failed", "cancelled"} else None
 
 
 def _read_rows(content: bytes) -> list[list]:
@@ -59,7 +56,7 @@ def test_async_export_polls_and_downloads_every_cell(api: requests.Session, base
     location = response.headers["Location"]
     assert location.startswith("https://127.0.0.1:")
 
-    job = _poll(api, location)
+    job = wait_for(lambda: _ended(api, location), timeout=60, interval=0.2, message="the export did not end")
     assert job["state"] == "succeeded", job
     assert job["rows"] == 1200 and job["progress"] == 100
 
@@ -109,6 +106,11 @@ def test_http_redirects_to_https(stack) -> None:
 
 
 def test_ready_reports_workers(api: requests.Session, base_url: str) -> None:
-    body = api.get(base_url + "/health/ready").json()
+    def with_both_workers() -> dict | None:
+        body = api.get(base_url + "/health/ready").json()
+        return body if body["checks"]["cluster"]["workers"] == 2 else None
+
+    # Waited for: a test that kills a worker (test_worker_loss.py) may have run just before,
+    # and the nanny's restart takes a moment.
+    body = wait_for(with_both_workers, timeout=60, interval=0.5, message="the stack does not report two Dask workers")
     assert body["status"] == "ready"
-    assert body["checks"]["cluster"]["workers"] == 2

@@ -9,6 +9,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from support import wait_for
+
 pytestmark = pytest.mark.e2e
 HITS = 120
 
@@ -53,8 +55,11 @@ def test_through_nginx_metrics_need_the_admin_key(stack, api, base_url) -> None:
 
 
 def test_the_dask_scheduler_serves_its_own_metrics_under_the_prefix(stack) -> None:
-    response = requests.get(f"http://127.0.0.1:{stack.config.dashboard_port}/dask/metrics", timeout=10)
-    assert response.status_code == 200
-    workers = [s for f in text_string_to_metric_families(response.text) for s in f.samples
-               if s.name == "dask_scheduler_workers"]
-    assert sum(s.value for s in workers) >= 2
+    def workers() -> float:
+        response = requests.get(f"http://127.0.0.1:{stack.config.dashboard_port}/dask/metrics", timeout=10)
+        assert response.status_code == 200
+        return sum(s.value for f in text_string_to_metric_families(response.text) for s in f.samples
+                   if s.name == "dask_scheduler_workers")
+
+    # Waited for: a worker killed by test_worker_loss.py may still be on its way back.
+    wait_for(lambda: workers() >= 2, timeout=60, interval=0.5, message="the scheduler's metrics count < 2 workers")

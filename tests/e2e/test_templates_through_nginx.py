@@ -6,8 +6,8 @@ import io
 import pytest
 from python_calamine import CalamineWorkbook
 
+import samples
 from support import TEMPLATES, expected_cell
-from ybb_engine import samples
 from ybb_engine.templates import load_templates
 
 pytestmark = pytest.mark.e2e

@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from devstack import ROOT, render
-from support import free_port
+from support import free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -41,21 +40,23 @@ def test_run_prints_urls_and_sigterm_stops_every_process(tmp_path: Path) -> None
     proc = subprocess.Popen([sys.executable, "scripts/devstack.py", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output = []
+
+    def banner_printed() -> bool:
+        """Reads one more line of the output: True at the banner's last line (or if run exited)."""
+        line = proc.stdout.readline()
+        output.append(line)
+        return "Dev API key:" in line or proc.poll() is not None
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            output.append(line)
-            if "Dev API key:" in line or proc.poll() is not None:
-                break
+        wait_for(banner_printed, timeout=120, interval=0, message=lambda: f"no banner; output: {output}")
         assert any(f"https://127.0.0.1:{env['YBB_HTTPS_PORT']}/api/v1" in line for line in output), output
         pids = [int(p.read_text()) for p in (tmp_path / "var" / "run").glob("*.pid")]
         assert len(pids) == 4  # scheduler, one worker, api, nginx
         assert all(_alive(pid) for pid in pids)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
-        time.sleep(0.5)
-        assert not [pid for pid in pids if _alive(pid)]
+        wait_for(lambda: not [pid for pid in pids if _alive(pid)], timeout=10,
+                 message=lambda: f"still alive: {[pid for pid in pids if _alive(pid)]}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -77,6 +78,6 @@ def test_detached_start_returns_when_ready_and_stop_stops(tmp_path: Path) -> Non
         stopped = subprocess.run([sys.executable, "scripts/devstack.py", "stop"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=60)
     assert stopped.returncode == 0
-    time.sleep(0.5)
-    assert not [pid for pid in pids if _alive(pid)]
+    wait_for(lambda: not [pid for pid in pids if _alive(pid)], timeout=10,
+             message=lambda: f"still alive: {[pid for pid in pids if _alive(pid)]}")
     assert not list((tmp_path / "var" / "run").glob("*.pid"))

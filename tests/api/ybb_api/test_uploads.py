@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 import io
-import time
 
 import orjson
 from python_calamine import CalamineWorkbook
 
+from support import wait_for
+
 COLUMNS = [{"field": "n", "header": "N", "type": "integer"}, {"field": "name", "header": "Name", "type": "string"}]
 
 
-def _wait(client, job_id: str, headers: dict) -> dict:
-    for _ in range(400):
-        job = client.get(f"/api/v1/exports/{job_id}", headers=headers).json
-        if job["state"] in {"succeeded", "failed"}:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(job)
+def _ended(job: dict) -> dict | None:
+    """The job if it has ended (for wait_for), else None."""
+    return job if job["state"] in {"succeeded", "failed"} else None
 
 
 def test_batches_make_one_file_with_every_row_in_order(client, keys) -> None:
@@ -39,7 +36,8 @@ def test_batches_make_one_file_with_every_row_in_order(client, keys) -> None:
 
     committed = client.post(f"/api/v1/exports/{job_id}/commit", headers=headers)
     assert committed.status_code == 202
-    job = _wait(client, job_id, headers)
+    job = wait_for(lambda: _ended(client.get(f"/api/v1/exports/{job_id}", headers=headers).json), timeout=20,
+                   message="the committed upload did not end")
     assert job["state"] == "succeeded" and job["rows"] == 230
     content = client.get(f"/api/v1/exports/{job_id}/file", headers=headers).data
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()

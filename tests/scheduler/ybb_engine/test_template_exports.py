@@ -1,8 +1,8 @@
 """Every shipped template, exported to XLSX with sample records and read back."""
 import pytest
 
+import samples
 from support import TEMPLATES, expected_cell
-from ybb_engine import samples
 
 MAKERS = {"participants": samples.participants, "payments": samples.payments, "ambassadors": samples.ambassadors}
 ROWS = 150

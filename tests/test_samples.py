@@ -1,9 +1,16 @@
+"""The generated sample records (tests/samples.py) have the templates' fields and look like PHP data."""
 import time
 import unicodedata
 
 import pytest
 
-from ybb_engine import samples
+import samples
+from ybb_engine.templates import TemplateRegistry, load_templates
+
+
+@pytest.fixture(scope="module")
+def registry() -> TemplateRegistry:
+    return load_templates()
 
 
 @pytest.mark.parametrize("make, template", [

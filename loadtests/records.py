@@ -1,8 +1,12 @@
-"""Deterministic, realistic YBB-like records for tests, benchmarks and load tests.
+"""Participant records as YBB's PHP apps send them, generated here: the load tests are a
+black-box client of the API and import nothing from the project (see README.md).
 
-Values look like what the PHP apps send: MySQL date strings, status codes as ints,
-numeric strings for amounts, phones with leading zeros or "+", names in many scripts,
-and some nulls. Only the stdlib `random` module, seeded per call.
+Deterministic per seed, standard library only (the locustfile runs under gevent in its own
+virtualenv). Every record has every field of the participants/complete template (39 columns,
+participants/standard's 10 among them), with values shaped like the PHP apps': MySQL date
+strings, status codes as ints, phones with a leading 0 or +, names in many scripts and some
+emoji, some nulls. The sizes of the XLSX files in thresholds.toml ([xlsx_size]) were measured
+with these records.
 """
 from __future__ import annotations
 
@@ -40,17 +44,17 @@ _RELATIONS = ["Mother", "Father", "Sibling", "Friend", "Spouse"]
 _DISEASES = ["None", "Asthma", "-", None, "Allergy: peanuts"]
 _SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 _SOURCES = ["Instagram", "Friend", "Ambassador", "TikTok", "Website", "@ybb.official"]
-_PROGRAMS = [("Istanbul Youth Summit 2025", "Youth & Global Peace"), ("Japan Youth Summit", "Innovation"),
-             ("Kuala Lumpur Youth Summit", "Sustainable Cities")]
-_PAYMENT_NAMES = ["Registration Fee", "Program Fee Batch 1", "Program Fee Batch 2", "Self Funded Full Payment"]
-_PAYMENT_TEXT = ["created", "pending", "success", "cancelled", "rejected"]
 _EPOCH = datetime(2024, 1, 1)
+_DAYS = [(_EPOCH + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(600)]
+# Fields that don't identify a person come from a pool of profiles: far fewer random draws,
+# so that the 150,000 records of the default mix take seconds, not minutes.
+_PROFILES = 997
 
 
 class _Rng:
     """random.Random with cheaper picks (random() is C-fast, choice/randrange are not)."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int) -> None:
         self.random = random.Random(seed).random
 
     def pick(self, seq):
@@ -66,15 +70,8 @@ class _Rng:
         return None if self.random() < p_null else value
 
 
-_DAYS = [(_EPOCH + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(600)]
-
-
 def _name(rng: _Rng) -> str:
     return f"{rng.pick(_FIRST)} {rng.pick(_LAST)}{rng.pick(_EMOJI)}"
-
-
-def _email(rng: _Rng, i: int) -> str:
-    return f"{rng.pick(_LATIN)}.{i}@{rng.pick(_DOMAINS)}"
 
 
 def _phone(rng: _Rng, code: str) -> str:
@@ -85,40 +82,6 @@ def _phone(rng: _Rng, code: str) -> str:
 def _mysql_time(rng: _Rng) -> str:
     seconds = rng.below(86_400)
     return f"{rng.pick(_DAYS)} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def participants(n: int, seed: int = 0) -> list[dict]:
-    """Participant records with every field of the participants/complete template."""
-    rng = _Rng(seed)
-    # Fields that don't identify a person come from a pool of profiles: far fewer random draws.
-    profiles = [_profile(rng) for _ in range(min(n, _PROFILES))]
-    out = []
-    for i in range(1, n + 1):
-        profile = rng.pick(profiles)
-        dial = profile["country_code"]
-        created = _mysql_time(rng)
-        out.append({
-            "id": i,
-            "user_id": 10_000 + i,
-            "account_id": rng.between(1, 10**6),
-            "full_name": _name(rng),
-            "email": _email(rng, i),
-            **profile,
-            "phone_number": _phone(rng, dial),
-            "picture_url": f"https://cdn.example.org/p/{i:06d}.jpg",
-            "instagram_account": rng.maybe(f"@{rng.pick(_LATIN)}_{i}", 0.3),
-            "emergency_contact": _phone(rng, dial),
-            "resume_url": rng.maybe(f"https://files.example.org/cv/{i:06d}.pdf", 0.3),
-            "requirement_link": rng.maybe(f"https://drive.example.org/{i}", 0.3),
-            "form_status": rng.below(3),
-            "payment_status": rng.below(5),
-            "created_at": created,
-            "updated_at": created if rng.random() < 0.5 else _mysql_time(rng),
-        })
-    return out
-
-
-_PROFILES = 997
 
 
 def _profile(rng: _Rng) -> dict:
@@ -153,72 +116,31 @@ def _profile(rng: _Rng) -> dict:
     }
 
 
-def payments(n: int, seed: int = 0) -> list[dict]:
-    """Payment records with every field of the payments/detailed template."""
+def participants(n: int, seed: int = 0) -> list[dict]:
+    """`n` participant records, ids 1..n; the same `seed` gives the same records."""
     rng = _Rng(seed)
+    profiles = [_profile(rng) for _ in range(min(n, _PROFILES))]
     out = []
     for i in range(1, n + 1):
-        status = rng.between(0, 5)
-        program, theme = rng.pick(_PROGRAMS)
-        currency = rng.pick(("IDR", "IDR", "USD"))
-        if currency == "IDR":
-            amount = rng.pick((f"{rng.between(100, 9000) * 1000}.00", rng.between(100, 9000) * 1000))
-            usd = round(float(amount) / 16_000, 2)
-        else:
-            usd = amount = round(20 + rng.random() * 880, 2)
-        method = rng.pick((1, 2))
-        out.append({
-            "id": i,
-            "transaction_code": f"TRX{rng.below(10**9):010d}",
-            "order_id": f"ORDER-{rng.between(2024, 2026)}-{i:06d}",
-            "participant_id": rng.between(1, 50_000),
-            "participant_name": _name(rng),
-            "participant_email": _email(rng, i),
-            "program_payment_name": rng.pick(_PAYMENT_NAMES),
-            "payment_category": rng.pick(("registration", "program_fee")),
-            "payment_type": rng.pick(("full", "installment")),
-            "payment_method": method,
-            "amount": amount,
-            "usd_amount": usd,
-            "currency": currency,
-            "status": status,
-            "status_text": _PAYMENT_TEXT[status],
-            "payment_date": rng.maybe(_mysql_time(rng), 0.15),
-            "proof_url": f"https://files.example.org/proof/{i}.jpg" if method == 2 else None,
-            "account_name": rng.maybe(_name(rng), 0.3),
-            "source_name": rng.pick(("BCA", "Mandiri", "BNI", "PayPal", None)),
-            "notes": rng.maybe("Paid by parent", 0.8),
-            "rejection_reason": "Blurry proof of transfer" if status == 4 else None,
-            "payment_url": f"https://pay.example.org/{i}" if method == 1 else None,
-            "program_name": program,
-            "program_theme": theme,
-            "created_at": _mysql_time(rng),
-        })
-    return out
-
-
-def ambassadors(n: int, seed: int = 0) -> list[dict]:
-    """Ambassador records with every field of the ambassadors/detailed template."""
-    rng = _Rng(seed)
-    out = []
-    for i in range(1, n + 1):
-        _country, _code, _flag, dial = rng.pick(_COUNTRIES)
-        total = rng.between(0, 200)
+        profile = rng.pick(profiles)
+        dial = profile["country_code"]
         created = _mysql_time(rng)
         out.append({
             "id": i,
-            "name": _name(rng),
-            "email": _email(rng, i),
-            "ref_code": f"AMB{i:04d}",
-            "program_id": rng.between(1, 4),
-            "institution": rng.pick(_INSTITUTIONS),
-            "gender": rng.pick(("male", "female")),
+            "user_id": 10_000 + i,
+            "account_id": rng.between(1, 10**6),
+            "full_name": _name(rng),
+            "email": f"{rng.pick(_LATIN)}.{i}@{rng.pick(_DOMAINS)}",
+            **profile,
             "phone_number": _phone(rng, dial),
-            "notes": rng.maybe("Top referrer of the month", 0.7),
-            "total_referrals": total,
-            "successful_referrals": rng.between(0, total + 1),
-            "is_active": rng.pick((True, True, False)),
+            "picture_url": f"https://cdn.example.org/p/{i:06d}.jpg",
+            "instagram_account": rng.maybe(f"@{rng.pick(_LATIN)}_{i}", 0.3),
+            "emergency_contact": _phone(rng, dial),
+            "resume_url": rng.maybe(f"https://files.example.org/cv/{i:06d}.pdf", 0.3),
+            "requirement_link": rng.maybe(f"https://drive.example.org/{i}", 0.3),
+            "form_status": rng.below(3),
+            "payment_status": rng.below(5),
             "created_at": created,
-            "updated_at": created,
+            "updated_at": created if rng.random() < 0.5 else _mysql_time(rng),
         })
     return out
