@@ -60,7 +60,7 @@ class StackConfig:
     nginx_limits: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> "StackConfig":
+    def from_env(cls) -> StackConfig:
         e = os.environ
         return cls(
             var=Path(e.get("YBB_VAR_DIR", ROOT / "var")),
