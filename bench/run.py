@@ -5,7 +5,7 @@ through the real stack (Nginx → Gunicorn → Dask).
     .venv/bin/python bench/run.py --quick      # small sizes, one repeat: a smoke test (targets not judged)
     .venv/bin/python bench/run.py --only engine,e2e --rows 20000 --repeat 1
 
-Same generated data for every writer: participants-like records from ybb_engine.samples,
+Same generated data for every writer: participants-like records from tests/samples.py,
 20 mixed columns (integers, texts in many scripts, dates, date-times, enums, booleans).
 Each figure is the median of --repeat runs (3 by default). The baselines write the records'
 values as they are (no parsing or validation); the engine parses, validates, applies the
@@ -28,12 +28,17 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "services" / "scheduler"), str(ROOT / "services" / "api"), str(ROOT / "scripts")]
+sys.path.append(str(ROOT / "tests"))  # for samples.py, the generated records (test data, not the engine's)
 
 import orjson  # noqa: E402
 import psutil  # noqa: E402
 
-from ybb_engine import fastexport, pipeline, samples  # noqa: E402
+import samples  # noqa: E402  (tests/samples.py)
+from ybb_engine import fastexport, pipeline  # noqa: E402
 from ybb_engine.jobstore import SqliteJobStore  # noqa: E402
+from ybb_engine.layout import DataLayout  # noqa: E402
+from ybb_engine.lifecycle import Job  # noqa: E402
+from ybb_engine.tasks import JobRef  # noqa: E402
 from ybb_engine.partitions import write_partitions  # noqa: E402
 from ybb_engine.spec import ExportSpec, build_spec  # noqa: E402
 from ybb_engine.templates import load_templates  # noqa: E402
@@ -114,7 +119,8 @@ class Engine:
         self.client = Client(self.cluster)
         self.client.run(lambda: __import__("ybb_engine.tasks"))
         self.directory = directory
-        self.store = SqliteJobStore(directory / "jobs.sqlite3")
+        self.layout = DataLayout(directory)
+        self.store = SqliteJobStore(self.layout.sqlite_path)
         self.spec = build_spec(REQUEST, load_templates()).to_dict()
         self.count = 0
         # Production workers are long-lived: one small export first, so the figures are not the first
@@ -122,21 +128,20 @@ class Engine:
         for _ in range(2):
             self.run(*self.stage(records(2 * PARTITION_ROWS)))
 
-    def stage(self, rows: list[dict], spec: dict | None = None) -> tuple[str, list, str]:
+    def stage(self, rows: list[dict], spec: dict | None = None) -> tuple[JobRef, list]:
         self.count += 1
-        self.current = spec or self.spec
+        spec = spec or self.spec
         job_id = f"bench{self.count}"
-        job_dir = self.directory / "jobs" / job_id
-        parts = write_partitions(rows, job_dir / "input", PARTITION_ROWS)
+        parts = write_partitions(rows, self.layout.input_dir(job_id), PARTITION_ROWS)
         now = time.time()
-        self.store.create({"id": job_id, "tenant": "bench", "state": "queued", "format": "xlsx",
-                           "filename": "out.xlsx", "spec": self.current, "partitions": len(parts),
-                           "rows_total": len(rows), "created_at": now, "expires_at": now + 3600})
-        return job_id, parts, str(job_dir / "out.xlsx")
+        self.store.create(Job(id=job_id, tenant="bench", state="queued", format="xlsx", filename="out.xlsx",
+                              spec=spec, partitions=len(parts), rows_total=len(rows), created_at=now,
+                              expires_at=now + 3600))
+        return JobRef(job_id, self.store.location, str(self.directory), spec, "out.xlsx"), parts
 
-    def run(self, job_id: str, parts: list, out_path: str) -> dict:
-        outcome = pipeline.submit_export(self.client, self.store.path, job_id, self.current, parts, out_path).result()
-        assert outcome["state"] == "succeeded", self.store.get(job_id)
+    def run(self, ref: JobRef, parts: list) -> dict:
+        outcome = pipeline.submit_export(self.client, ref, parts).result()
+        assert outcome["state"] == "succeeded", self.store.get(ref.job_id)
         return outcome
 
     def close(self) -> None:
@@ -147,13 +152,13 @@ class Engine:
 def engine_median(engine: Engine, rows: list[dict], repeat: int, spec: dict | None = None) -> tuple[float, dict]:
     times, stages = [], []
     for _ in range(repeat):
-        job_id, parts, out_path = engine.stage(rows, spec)
+        ref, parts = engine.stage(rows, spec)
         with stage_times(engine.client) as spans:
             start = time.perf_counter()
-            engine.run(job_id, parts, out_path)
+            engine.run(ref, parts)
             times.append(time.perf_counter() - start)
         stages.append(dict(spans))
-        shutil.rmtree(Path(out_path).parent, ignore_errors=True)
+        engine.layout.remove_job(ref.job_id)
     best = statistics.median(times)
     return best, stages[times.index(sorted(times)[len(times) // 2])]
 

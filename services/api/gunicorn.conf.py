@@ -1,4 +1,4 @@
-"""Gunicorn settings, overridable from the environment.
+"""Gunicorn settings, from the environment through ybb_api.config.Config (docs/configuration.md).
 
 Logging: Gunicorn's own lines go through the JSON handlers of ybb_engine.telemetry; the
 per-request line comes from the app (ybb_api.observability.access), which knows the route,
@@ -21,23 +21,27 @@ from pathlib import Path
 
 from gunicorn.glogging import Logger
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-worker_connections = threads
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))  # long synchronous exports
-graceful_timeout = 30
-keepalive = 0  # nginx opens a connection per request (nginx/templates/ybb.conf.template)
-accesslog = None  # the app writes one JSON line per request
-errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-
+# Set before ybb_api (and prometheus_client) is imported: the metrics' storage is chosen at import.
 _OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ybb-prometheus-")
 os.environ.setdefault("YBB_API_STARTED_AT", str(time.time()))
+
+from ybb_api.config import Config  # noqa: E402
+
+_config = Config()
+bind = _config.GUNICORN_BIND
+workers = _config.GUNICORN_WORKERS
+worker_class = "gthread"
+threads = _config.GUNICORN_THREADS
+worker_connections = threads
+timeout = _config.GUNICORN_TIMEOUT  # long synchronous exports
+graceful_timeout = 30
+keepalive = 0  # nginx opens a connection per request (nginx/templates/ybb.conf.template)
+accesslog = None  # the app writes one JSON line per request
+errorlog = "-"
+loglevel = _config.LOG_LEVEL
+forwarded_allow_ips = _config.FORWARDED_ALLOW_IPS
 
 
 class JsonLogger(Logger):
@@ -47,7 +51,7 @@ class JsonLogger(Logger):
         super().setup(cfg)
         from ybb_engine.telemetry import configure_logging
 
-        configure_logging("api", cfg.loglevel, os.environ.get("LOG_DIR") or None, extra_loggers=("gunicorn.error",))
+        configure_logging("api", cfg.loglevel, _config.LOG_DIR, extra_loggers=("gunicorn.error",))
 
 
 logger_class = JsonLogger

@@ -9,27 +9,20 @@ its job id (ybb_engine.telemetry.job_context); and runs the worker at nice WORKE
 from __future__ import annotations
 
 import logging
-import os
+from typing import Any
 
 import ybb_engine.tasks  # noqa: F401  (warm import: the engine, pyarrow, the writers)
 from ybb_engine.priority import lower_process_priority
+from ybb_engine.settings import EngineSettings
 from ybb_engine.telemetry import configure_logging, init_sentry
 
 
-def _release() -> str:
-    if release := os.environ.get("SENTRY_RELEASE"):
-        return release
-    from ybb_api.config import Config  # the app version; both packages ship in every image
-
-    return Config.VERSION
-
-
-def dask_setup(worker) -> None:  # noqa: ANN001 (distributed passes the Worker)
-    configure_logging("worker", os.environ.get("LOG_LEVEL"), os.environ.get("LOG_DIR") or None,
-                      extra_loggers=("distributed",))
-    dsn = os.environ.get("SENTRY_DSN")
-    if dsn:
-        init_sentry(dsn, service="worker", release=_release(), environment=os.environ.get("SENTRY_ENVIRONMENT"),
-                    traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0))
-    lower_process_priority(int(os.environ.get("WORKER_NICE") or 10))
+def dask_setup(worker: Any) -> None:
+    settings = EngineSettings()
+    configure_logging("worker", settings.LOG_LEVEL, settings.LOG_DIR, extra_loggers=("distributed",))
+    if settings.SENTRY_DSN:
+        init_sentry(settings.SENTRY_DSN, service="worker", release=settings.SENTRY_RELEASE,
+                    environment=settings.SENTRY_ENVIRONMENT or settings.ENV,
+                    traces_sample_rate=settings.SENTRY_TRACES_SAMPLE_RATE)
+    lower_process_priority(settings.WORKER_NICE)
     logging.getLogger("distributed.worker").info("ybb_engine loaded on %s", worker.address)

@@ -3,14 +3,16 @@ route) and one in an export task on a Dask worker arrive with their tags and wit
 personal data."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 from distributed import Client
 
+from jobfactory import make_job
 from ybb_engine import tasks
 from ybb_engine.jobstore import SqliteJobStore
+from ybb_engine.layout import DataLayout
+from ybb_engine.partitions import PartitionFile
 
 pytestmark = pytest.mark.e2e
 
@@ -43,17 +45,19 @@ def test_an_error_in_a_view_reaches_sentry_tagged_and_scrubbed(stack, api, base_
 
 def test_an_error_in_an_export_task_reaches_sentry_from_the_worker(stack, api, sentry_receiver) -> None:
     """The real prepare task, on a real worker, reads a corrupt partition file: an unexpected error."""
-    store = SqliteJobStore(stack.config.data_dir / "jobs.sqlite3")
-    job_id, now = uuid.uuid4().hex, time.time()
-    store.create({"id": job_id, "tenant": "dev", "state": "queued", "template": "participants/standard",
-                  "format": "csv", "filename": "x.csv", "spec": {}, "request_id": f"sentry-task-{job_id[:8]}",
-                  "partitions": 1, "rows_total": 1, "created_at": now, "expires_at": now + 3600})
-    part = stack.config.data_dir / "jobs" / job_id / "input" / "part-00000.ndjson"
+    layout = DataLayout(stack.config.data_dir)
+    store = SqliteJobStore(layout.sqlite_path)
+    job_id = uuid.uuid4().hex
+    store.create(make_job(id=job_id, tenant="dev", template="participants/standard", format="csv",
+                          filename="x.csv", request_id=f"sentry-task-{job_id[:8]}", partitions=1, rows_total=1))
+    part = layout.input_dir(job_id) / "part-00000.ndjson"
     part.parent.mkdir(parents=True)
     part.write_text('{"full_name": "Ayu Lestari", "email": "ayu.lestari@exa\n')  # cut off: not JSON
+    step = tasks.Step(tasks.JobRef(job_id, store.location, str(layout.root), {}, "x.csv"), 0,
+                      PartitionFile(str(part), 1, 0))
 
     with Client(f"tcp://127.0.0.1:{stack.config.scheduler_port}", set_as_default=False, timeout=20) as client:
-        outcome = client.submit(tasks.prepare, store.path, job_id, str(part), {}, 0, pure=False).result(timeout=60)
+        outcome = client.submit(tasks.prepare, step, pure=False).result(timeout=60)
     assert isinstance(outcome, tasks.Failed) and outcome.code == "export_failed"
 
     event = sentry_receiver.wait_for_event(lambda e: e.get("tags", {}).get("job_id") == job_id)
@@ -62,5 +66,5 @@ def test_an_error_in_an_export_task_reaches_sentry_from_the_worker(stack, api, s
     assert event["tags"]["request_id"] == f"sentry-task-{job_id[:8]}"
     assert event["exception"]["values"][-1]["type"] == "JSONDecodeError"
     assert event["release"] == "1.0.0"
-    assert store.get(job_id)["state"] == "failed"
+    assert store.get(job_id).state == "failed"
     assert_nothing_personal(sentry_receiver.raw_bytes(), api.headers["X-API-Key"])

@@ -1,14 +1,11 @@
 """The YBB export API: a Flask + flask-smorest app in front of the Dask cluster."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ybb_engine.jobstore import SqliteJobStore
-from ybb_engine.templates import load_templates
+from ybb_engine.service import ExportService
 
 from .auth import SECURITY_SCHEMES
 from .bulk import BulkRequests
@@ -30,9 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
     if app.config.get("TRUST_PROXY", True):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    app.extensions["ybb_templates"] = load_templates()
-    app.extensions["ybb_store"] = SqliteJobStore(Path(app.config["DATA_DIR"]) / "jobs.sqlite3")
+    app.extensions["ybb_service"] = ExportService.from_settings(config)
     app.extensions["ybb_keyring"] = KeyRing(app.config["API_KEYS_FILE"])
 
     if app.config.get("CORS_ORIGINS"):  # off unless origins are configured

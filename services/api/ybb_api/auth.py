@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, g, request
 
@@ -11,7 +12,7 @@ from .errors import abort
 from .keys import ApiKey, KeyRing
 
 log = logging.getLogger("ybb.auth")
-SECURITY = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "BearerAuth": {"type": "http", "scheme": "bearer"},

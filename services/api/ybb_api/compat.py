@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app, request
 
-from ybb_engine.jobview import iso
+from ybb_engine.service import Job, State, iso
 
 from .auth import authenticate
 from .errors import abort
@@ -110,7 +111,7 @@ def check_template(export_type: str, name: str) -> None:
 
 
 def template_names(export_type: str) -> list[str]:
-    return [t.name for t in current_app.extensions["ybb_templates"].all() if t.type == export_type]
+    return [t.name for t in current_app.extensions["ybb_service"].templates.all() if t.type == export_type]
 
 
 def new_export_body(export_type: str, old: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +136,8 @@ def new_export_body(export_type: str, old: dict[str, Any]) -> dict[str, Any]:
 
 # -- responses ------------------------------------------------------------------------------
 
-def _export_type(job: dict[str, Any]) -> str | None:
-    return (job.get("template") or "").partition("/")[0] or None
-
-
-def _template_name(job: dict[str, Any]) -> str | None:
-    return (job.get("template") or "").partition("/")[2] or None
+def _template_name(job: Job) -> str | None:
+    return (job.template or "").partition("/")[2] or None
 
 
 def download_path(job_id: str) -> str:
@@ -148,33 +145,33 @@ def download_path(job_id: str) -> str:
     return f"/api/ybb/export/{job_id}/download"
 
 
-def export_data(job: dict[str, Any], view: dict[str, Any], base_url: str) -> dict[str, Any]:
+def export_data(job: Job, view: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The old `data` object of a finished export."""
     data = {
-        "export_id": job["id"],
-        "file_name": job["filename"],
-        "file_size": job.get("size_bytes"),
-        "record_count": job.get("rows"),
-        "download_url": download_path(job["id"]),
-        "expires_at": iso(job["expires_at"]),
-        "file_url": base_url + download_path(job["id"]),
+        "export_id": job.id,
+        "file_name": job.filename,
+        "file_size": job.size_bytes,
+        "record_count": job.rows,
+        "download_url": download_path(job.id),
+        "expires_at": iso(job.expires_at),
+        "file_url": base_url + download_path(job.id),
     }
     if view.get("download_url"):  # the signed link, usable without the API key
         data["signed_download_url"] = view["download_url"]
     return data
 
 
-def success_envelope(job: dict[str, Any], view: dict[str, Any], base_url: str,
+def success_envelope(job: Job, view: dict[str, Any], base_url: str,
                      filters: dict[str, Any] | None, started: float) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "status": "success",
         "message": "Export completed successfully",
         "data": export_data(job, view, base_url),
         "metadata": {
-            "export_type": _export_type(job),
+            "export_type": job.export_type,
             "template": _template_name(job),
-            "format": job["format"],
+            "format": job.format,
             "filters_applied": filters or {},
             "generated_at": now.isoformat(),
             "processing_time": round(max(now.timestamp() - started, 0.0), 3),
@@ -183,37 +180,38 @@ def success_envelope(job: dict[str, Any], view: dict[str, Any], base_url: str,
     }
 
 
-def processing_envelope(job: dict[str, Any]) -> dict[str, Any]:
+def processing_envelope(job: Job) -> dict[str, Any]:
     """A synchronous export that outlived SYNC_TIMEOUT: the old API never answered this; poll status."""
     return {
         "status": "processing",
         "message": "The export is still running; poll status_url until export_status is 'succeeded'.",
         "data": {
-            "export_id": job["id"],
-            "status_url": f"/api/ybb/export/{job['id']}/status",
-            "download_url": download_path(job["id"]),
-            "record_count": job.get("rows_total"),
-            "expires_at": iso(job["expires_at"]),
+            "export_id": job.id,
+            "status_url": f"/api/ybb/export/{job.id}/status",
+            "download_url": download_path(job.id),
+            "record_count": job.rows_total,
+            "expires_at": iso(job.expires_at),
         },
         "request_id": current_request_id(),
     }
 
 
-def status_envelope(job: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+def status_envelope(job: Job, view: dict[str, Any]) -> dict[str, Any]:
     """The old status answer (flat), with the new job's state and progress added."""
+    succeeded = job.state is State.SUCCEEDED
     body = {
         "status": "success",
-        "export_id": job["id"],
-        "export_type": _export_type(job),
+        "export_id": job.id,
+        "export_type": job.export_type,
         "template": _template_name(job),
-        "export_status": job["state"],
+        "export_status": job.state.value,
         "progress": view["progress"],
-        "record_count": job.get("rows") if job["state"] == "succeeded" else job.get("rows_total"),
-        "file_name": job["filename"],
-        "file_size": job.get("size_bytes"),
-        "download_url": download_path(job["id"]) if job["state"] == "succeeded" else None,
-        "created_at": iso(job["created_at"]),
-        "expires_at": iso(job["expires_at"]),
+        "record_count": job.rows if succeeded else job.rows_total,
+        "file_name": job.filename,
+        "file_size": job.size_bytes,
+        "download_url": download_path(job.id) if succeeded else None,
+        "created_at": iso(job.created_at),
+        "expires_at": iso(job.expires_at),
         "request_id": current_request_id(),
     }
     if view.get("error"):
@@ -224,7 +222,7 @@ def status_envelope(job: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]
 def templates_envelope(export_type: str | None = None) -> dict[str, Any]:
     """The old template listing: {type: {name: {name, description, fields, headers}}}."""
     data: dict[str, dict[str, Any]] = {}
-    for template in current_app.extensions["ybb_templates"].all():
+    for template in current_app.extensions["ybb_service"].templates.all():
         if export_type and template.type != export_type:
             continue
         data.setdefault(template.type, {})[template.name] = {

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import time
+
+from ybb_engine.settings import EngineSettings, env, env_bool, env_int, env_list
 
 DEFAULT_SECRET_KEY = "development-only-secret-key"
 
@@ -11,28 +13,9 @@ class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the service refuses to start."""
 
 
-def env(name: str, default: str | None = None) -> str | None:
-    """A value from NAME, or from the file named by NAME_FILE (Docker/systemd secrets)."""
-    file_name = os.environ.get(f"{name}_FILE")
-    if file_name:
-        return Path(file_name).read_text().strip()
-    return os.environ.get(name, default)
-
-
-def env_int(name: str, default: int) -> int:
-    return int(env(name, str(default)))  # type: ignore[arg-type]
-
-
-def env_list(name: str) -> list[str]:
-    return [item.strip() for item in (env(name, "") or "").split(",") if item.strip()]
-
-
-def env_bool(name: str, default: bool) -> bool:
-    return (env(name, "1" if default else "0") or "").lower() in {"1", "true", "yes", "on"}
-
-
-class Config:
-    """Every setting, documented in docs/configuration.md. Read when instantiated."""
+class Config(EngineSettings):
+    """The engine's settings plus the web layer's, documented in docs/configuration.md.
+    Read when instantiated; keywords override (tests)."""
 
     API_TITLE = "YBB Data Management Service"
     API_VERSION = "v1"
@@ -41,37 +24,34 @@ class Config:
     OPENAPI_JSON_PATH = "api/v1/openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
-    VERSION = "1.0.0"
 
-    def __init__(self) -> None:
-        self.ENV = env("YBB_ENV", "production")
+    def __init__(self, **overrides: object) -> None:
+        super().__init__()
         self.SECRET_KEY = env("SECRET_KEY", DEFAULT_SECRET_KEY)
         self.API_KEYS_FILE = env("API_KEYS_FILE")
-        self.DATA_DIR = env("DATA_DIR", "var/data")
-        self.DASK_SCHEDULER_ADDRESS = env("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:8786")
-        self.DASK_CONNECT_TIMEOUT = env_int("DASK_CONNECT_TIMEOUT", 10)
-        self.READY_MIN_WORKERS = env_int("READY_MIN_WORKERS", 1)
-        self.PARTITION_ROWS = env_int("PARTITION_ROWS", 5_000)
-        self.SYNC_MAX_ROWS = env_int("SYNC_MAX_ROWS", 5_000)
-        self.INLINE_MAX_ROWS = env_int("INLINE_MAX_ROWS", 1_000)
-        self.SYNC_TIMEOUT = env_int("SYNC_TIMEOUT", 120)
         self.BULK_MIN_BYTES = env_int("BULK_MIN_BYTES", 1 << 20)
         self.BULK_NICE = env_int("BULK_NICE", 10)
-        self.RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
         self.USE_X_ACCEL = env_bool("USE_X_ACCEL", False)
         self.X_ACCEL_PREFIX = env("X_ACCEL_PREFIX", "/_protected_files")
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 100 * 1024 * 1024)
         self.TRUST_PROXY = env_bool("TRUST_PROXY", True)
         self.SECRET_KEYS_PREVIOUS = env_list("SECRET_KEYS_PREVIOUS")
         self.DOWNLOAD_URL_TTL = env_int("DOWNLOAD_URL_TTL", 3600)
-        self.RESULT_CACHE = env_bool("RESULT_CACHE", True)
-        self.LOST_JOB_GRACE = env_int("LOST_JOB_GRACE", 30)
-        self.WEBHOOK_ALLOWLIST = env_list("WEBHOOK_ALLOWLIST")
-        self.WEBHOOK_ATTEMPTS = env_int("WEBHOOK_ATTEMPTS", 4)
-        self.WEBHOOK_BACKOFF = float(env("WEBHOOK_BACKOFF", "2.0"))  # type: ignore[arg-type]
         self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.COMPAT_KEYLESS_IPS = env_list("COMPAT_KEYLESS_IPS")
         self.COMPAT_TENANT = env("COMPAT_TENANT", "legacy")
+        self.METRICS_ALLOW_NETWORKS = env("METRICS_ALLOW_NETWORKS", "127.0.0.0/8,::1/128")
+        self.FORWARDED_ALLOW_IPS = env("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        self.DEBUG_ERROR_ROUTE = env_bool("DEBUG_ERROR_ROUTE", False)
+        # Gunicorn's own settings (gunicorn.conf.py reads them here).
+        self.GUNICORN_BIND = env("GUNICORN_BIND", "127.0.0.1:8000")
+        self.GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
+        self.GUNICORN_THREADS = env_int("GUNICORN_THREADS", 1)
+        self.GUNICORN_TIMEOUT = env_int("GUNICORN_TIMEOUT", 300)
+        # When the Gunicorn master started (it sets YBB_API_STARTED_AT for its workers): /monitor's uptime.
+        self.API_STARTED_AT = float(env("YBB_API_STARTED_AT") or time.time())
+        for name, value in overrides.items():
+            setattr(self, name, value)
 
     def check(self) -> None:
         """Refuse default or missing secrets outside development."""
@@ -87,10 +67,6 @@ class TestingConfig(Config):
     __test__ = False  # not a pytest test class
 
     def __init__(self, **overrides: object) -> None:
-        super().__init__()
-        self.ENV = "testing"
-        self.TESTING = True
-        self.SECRET_KEY = "testing-secret-key-not-for-production"
-        self.DASK_CONNECT_TIMEOUT = 5
-        for name, value in overrides.items():
-            setattr(self, name, value)
+        defaults: dict[str, object] = {"ENV": "testing", "TESTING": True, "DASK_CONNECT_TIMEOUT": 5,
+                                       "SECRET_KEY": "testing-secret-key-not-for-production"}
+        super().__init__(**{**defaults, **overrides})

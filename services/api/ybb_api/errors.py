@@ -5,10 +5,11 @@ HTTP status. Views raise with `abort(status, message=..., error_code=..., errors
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import marshmallow as ma
-from flask_smorest import Api, abort
+from flask_smorest import Api, abort as _smorest_abort
 from werkzeug.exceptions import HTTPException
 
 from ybb_engine.errors import EngineError
@@ -16,6 +17,8 @@ from ybb_engine.errors import EngineError
 from .request_id import current_request_id
 
 __all__ = ["YbbApi", "abort", "ErrorSchema", "error_body"]
+
+abort: Callable[..., NoReturn] = _smorest_abort  # flask-smorest's abort, typed: it always raises
 
 
 class ErrorSchema(ma.Schema):
@@ -33,7 +36,8 @@ def _default_code(error: HTTPException) -> str:
 
 
 def error_body(status: int, code: str, message: str, errors: Any = None) -> dict[str, Any]:
-    return {"code": code, "status": status, "message": message, "errors": errors or {}, "request_id": current_request_id()}
+    return {"code": code, "status": status, "message": message, "errors": errors or {},
+            "request_id": current_request_id()}
 
 
 class YbbApi(Api):
@@ -43,7 +47,7 @@ class YbbApi(Api):
         super()._register_error_handlers()
         self._app.register_error_handler(EngineError, self.handle_engine_error)
 
-    def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors", data.get("messages"))
         code = data.get("error_code") or _default_code(error)
@@ -59,5 +63,5 @@ class YbbApi(Api):
         return body, error.code, data.get("headers", {})
 
     def handle_engine_error(self, error: EngineError):
-        return error_body(error.status, error.code, error.message, error.errors), error.status
+        return error_body(error.status, error.code, error.message, error.errors), error.status, error.headers
 

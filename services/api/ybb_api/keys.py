@@ -15,9 +15,9 @@ import os
 import secrets
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 SCOPES = ("exports:write", "exports:read", "admin")
 

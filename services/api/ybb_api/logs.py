@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
 
 import orjson
 
@@ -28,7 +29,7 @@ def _print_table(out: TextIO, title: str, headers: Sequence[str], rows: list[Seq
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     for row in [list(headers), *cells]:
-        out.write("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+        out.write("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip() + "\n")
 
 
 def print_summary(out: TextIO, data: dict[str, Any]) -> None:
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         window = parse_window(args.since)
     except ValueError as exc:
         parser.error(str(exc))
-    since = datetime.now(timezone.utc) - timedelta(seconds=window)
+    since = datetime.now(UTC) - timedelta(seconds=window)
     if args.command == "summary":
         data = summarize(args.log_dir, window)
         if args.json:

@@ -6,7 +6,6 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-
 FORMATS = ("xlsx", "csv", "json", "ndjson")
 
 
@@ -79,7 +78,8 @@ class JobErrorSchema(ma.Schema):
 
 class JobSchema(ma.Schema):
     id = fields.String()
-    state = fields.String(metadata={"description": "awaiting_records, queued, running, succeeded, failed, cancelled, expired"})
+    state = fields.String(
+        metadata={"description": "awaiting_records, queued, running, succeeded, failed, cancelled, expired"})
     progress = fields.Integer(metadata={"description": "0-100"})
     template = fields.String(allow_none=True)
     format = fields.String()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def sign(job_id: str, expires: int, secret: str) -> str:

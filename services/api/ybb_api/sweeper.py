@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from flask import Flask
 
@@ -24,14 +23,7 @@ log = logging.getLogger("ybb.sweeper")
 def sweep(app: Flask, now: float | None = None) -> dict[str, int]:
     """One pass; returns what it did."""
     with app.app_context():
-        store = jobs.job_store()
-        expired = 0
-        for job in store.expired(now):
-            shutil.rmtree(jobs.job_dir(job["id"]), ignore_errors=True)
-            if store.transition(job["id"], (job["state"],), state="expired"):
-                expired += 1
-        lost = sum(jobs.check_lost(job)["state"] == "failed" for job in store.unfinished())
-    return {"expired": expired, "lost": lost}
+        return jobs.service().sweep(now)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,23 +1,28 @@
 """Job state shared by every API process and Dask worker.
 
-`JobStore` is the interface; `SqliteJobStore` is the embedded default (WAL mode, a
-file under DATA_DIR). A PostgreSQL store would implement the same methods.
+`JobStore` is the interface the engine uses; nothing outside a store writes SQL.
+`SqliteJobStore` is the embedded default for one host (WAL mode, `DATA_DIR/jobs.sqlite3`).
 """
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import functools
 import sqlite3
 import threading
-import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import orjson
 
-STATES = ("awaiting_records", "queued", "running", "succeeded", "failed", "cancelled", "expired")
-FINAL_STATES = frozenset({"succeeded", "failed", "cancelled", "expired"})
-JSON_COLUMNS = ("spec", "warnings", "error_detail")
+from .lifecycle import ACTIVE, COLUMNS, Job, State
 
-_SCHEMA = """
+JSON_COLUMNS = ("spec", "warnings", "error_detail")
+_ACTIVE_SQL = ", ".join(f"'{state.value}'" for state in ACTIVE)  # constants: lets SQLite use the partial index
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -33,7 +38,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     rows_done INTEGER NOT NULL DEFAULT 0,
     rows INTEGER,
     size_bytes INTEGER,
-    file_path TEXT,
     warnings TEXT,
     error_code TEXT,
     error_message TEXT,
@@ -54,57 +58,133 @@ CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at);
 DROP INDEX IF EXISTS jobs_cache;
 CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs (tenant, cache_key, created_at) WHERE cache_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
-CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (state) WHERE state IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (state) WHERE state IN ({_ACTIVE_SQL});
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 """
 
 
-def job_directory(store_path: str | Path, job_id: str) -> Path:
-    """Where a job's records, work files and file live: DATA_DIR/jobs/<id>, beside the store."""
-    return Path(store_path).parent / "jobs" / job_id
+class DuplicateJob(Exception):
+    """Another job of the tenant already has this Idempotency-Key (a concurrent retry won)."""
+
+
+@dataclass(frozen=True)
+class HistogramRow:
+    """One format's histogram: cumulative counts for each bound, then the total and the sum."""
+
+    format: str
+    cumulative: list[int]
+    count: int
+    total: float
+
+
+@dataclass(frozen=True)
+class JobStatistics:
+    """What /metrics and /monitor show about the jobs, computed by the store."""
+
+    by_state_and_template: list[tuple[str, str, int]]  # (state, template or "custom", count)
+    durations: list[HistogramRow]                      # seconds from the first task to the file
+    speeds: list[HistogramRow]                         # rows per second of that time
+    bytes_written: int
+    rows_written: int
 
 
 class JobStore(Protocol):
-    def create(self, job: dict[str, Any]) -> dict[str, Any]: ...
-    def get(self, job_id: str) -> dict[str, Any] | None: ...
-    def find_idempotent(self, tenant: str, key: str) -> dict[str, Any] | None: ...
-    def find_cached(self, tenant: str, cache_key: str, now: float) -> dict[str, Any] | None: ...
+    """What every job store does. `transition` is the only way a job's state changes."""
+
+    location: str
+
+    def create(self, job: Job) -> Job: ...
+    def get(self, job_id: str) -> Job | None: ...
+    def find_idempotent(self, tenant: str, key: str) -> Job | None: ...
+    def find_cached(self, tenant: str, cache_key: str, now: float) -> Job | None: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
-    def transition(self, job_id: str, from_states: Iterable[str], **fields: Any) -> bool: ...
+    def transition(self, job_id: str, from_states: Iterable[State], **fields: Any) -> bool: ...
     def add_progress(self, job_id: str, rows: int) -> None: ...
     def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None: ...
-    def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
-    def expired(self, now: float | None = None) -> list[dict[str, Any]]: ...
-    def unfinished(self) -> list[dict[str, Any]]: ...
+    def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[Job], int]: ...
+    def recent(self, states: Sequence[State] | None, limit: int) -> builtins.list[Job]: ...
+    def count_by_state(self) -> dict[str, int]: ...
+    def expired(self, now: float) -> builtins.list[Job]: ...
+    def unfinished(self) -> builtins.list[Job]: ...
+    def statistics(self, duration_bounds: Sequence[float], speed_bounds: Sequence[float]) -> JobStatistics: ...
+
+
+def open_store(location: str) -> JobStore:
+    """The store at `location` (a path: SQLite), one per process and location."""
+    return _open(str(location))
+
+
+@functools.lru_cache(maxsize=8)
+def _open(location: str) -> JobStore:
+    return SqliteJobStore(location)
 
 
 class SqliteJobStore:
     """One connection per thread; safe across processes thanks to WAL and a busy timeout."""
 
+    FINISHED = "rows IS NOT NULL AND started_at IS NOT NULL AND finished_at > started_at"
+
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+        self.location = str(path)
         self._local = threading.local()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(_SCHEMA)
+        Path(self.location).parent.mkdir(parents=True, exist_ok=True)
+        self._connect().executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.location, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
 
-    def create(self, job: dict[str, Any]) -> dict[str, Any]:
-        row = _encode(job)
-        names = ", ".join(row)
+    def _select(self, where: str, params: Sequence[Any] = ()) -> list[Job]:
+        rows = self._connect().execute(f"SELECT {', '.join(COLUMNS)} FROM jobs {where}", params).fetchall()
+        return [_decode(row) for row in rows]
+
+    def _one(self, where: str, params: Sequence[Any]) -> Job | None:
+        found = self._select(where, params)
+        return found[0] if found else None
+
+    def create(self, job: Job) -> Job:
+        row = _encode(dataclasses.asdict(job))
         marks = ", ".join("?" for _ in row)
-        self._connect().execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", list(row.values()))
-        return self.get(job["id"])  # type: ignore[return-value]
+        try:
+            self._connect().execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks})", list(row.values()))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateJob(job.id) from exc
+        return self.get(job.id)  # type: ignore[return-value]
+
+    def get(self, job_id: str) -> Job | None:
+        return self._one("WHERE id = ?", (job_id,))
+
+    def find_idempotent(self, tenant: str, key: str) -> Job | None:
+        return self._one("WHERE tenant = ? AND idempotency_key = ?", (tenant, key))
+
+    def find_cached(self, tenant: str, cache_key: str, now: float) -> Job | None:
+        return self._one("WHERE tenant = ? AND cache_key = ? AND state = ? AND expires_at > ? "
+                         "ORDER BY created_at DESC LIMIT 1", (tenant, cache_key, State.SUCCEEDED.value, now))
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        self.transition(job_id, (), **fields)
+
+    def transition(self, job_id: str, from_states: Iterable[State], **fields: Any) -> bool:
+        """Update `fields`; with `from_states`, only when the job is in one of them."""
+        row = _encode(fields)
+        sets = ", ".join(f"{name} = ?" for name in row)
+        params: list[Any] = [*row.values(), job_id]
+        sql = f"UPDATE jobs SET {sets} WHERE id = ?"
+        states = [State(s).value for s in from_states]
+        if states:
+            sql += f" AND state IN ({', '.join('?' for _ in states)})"
+            params += states
+        return self._connect().execute(sql, params).rowcount == 1
+
+    def add_progress(self, job_id: str, rows: int) -> None:
+        self._connect().execute("UPDATE jobs SET rows_done = rows_done + ? WHERE id = ?", (rows, job_id))
 
     def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None:
         """Claim the next partition numbers and row offset for an uploaded batch.
@@ -114,74 +194,66 @@ class SqliteJobStore:
         """
         found = self._connect().execute(
             "UPDATE jobs SET partitions = partitions + ?, rows_total = rows_total + ?, batches = batches + 1 "
-            "WHERE id = ? AND state = 'awaiting_records' RETURNING partitions, rows_total",
-            (partitions, rows, job_id),
+            "WHERE id = ? AND state = ? RETURNING partitions, rows_total",
+            (partitions, rows, job_id, State.AWAITING_RECORDS.value),
         ).fetchone()
         return (found[0] - partitions, found[1] - rows) if found else None
 
-    def find_cached(self, tenant: str, cache_key: str, now: float) -> dict[str, Any] | None:
-        found = self._connect().execute(
-            "SELECT * FROM jobs WHERE tenant = ? AND cache_key = ? AND state = 'succeeded' AND expires_at > ? "
-            "ORDER BY created_at DESC LIMIT 1",
-            (tenant, cache_key, now),
-        ).fetchone()
-        return _decode(found) if found else None
-
-    def unfinished(self) -> list[dict[str, Any]]:
-        rows = self._connect().execute("SELECT * FROM jobs WHERE state IN ('queued', 'running')").fetchall()
-        return [_decode(r) for r in rows]
-
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        found = self._connect().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _decode(found) if found else None
-
-    def find_idempotent(self, tenant: str, key: str) -> dict[str, Any] | None:
-        found = self._connect().execute(
-            "SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?", (tenant, key)
-        ).fetchone()
-        return _decode(found) if found else None
-
-    def update(self, job_id: str, **fields: Any) -> None:
-        self.transition(job_id, (), **fields)
-
-    def transition(self, job_id: str, from_states: Iterable[str], **fields: Any) -> bool:
-        """Update `fields`; with `from_states`, only when the job is in one of them."""
-        row = _encode(fields)
-        sets = ", ".join(f"{name} = ?" for name in row)
-        params: list[Any] = [*row.values(), job_id]
-        sql = f"UPDATE jobs SET {sets} WHERE id = ?"
-        states = list(from_states)
-        if states:
-            sql += f" AND state IN ({', '.join('?' for _ in states)})"
-            params += states
-        return self._connect().execute(sql, params).rowcount == 1
-
-    def add_progress(self, job_id: str, rows: int) -> None:
-        self._connect().execute("UPDATE jobs SET rows_done = rows_done + ? WHERE id = ?", (rows, job_id))
-
-    def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
         where, params = ("WHERE tenant = ?", [tenant]) if tenant is not None else ("", [])
-        conn = self._connect()
-        total = conn.execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
-        rows = conn.execute(
-            f"SELECT * FROM jobs {where} ORDER BY created_at DESC LIMIT ? OFFSET ?", [*params, limit, offset]
-        ).fetchall()
-        return [_decode(r) for r in rows], total
+        total = self._connect().execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
+        return self._select(f"{where} ORDER BY created_at DESC LIMIT ? OFFSET ?", [*params, limit, offset]), total
 
-    def expired(self, now: float | None = None) -> list[dict[str, Any]]:
-        rows = self._connect().execute(
-            "SELECT * FROM jobs WHERE expires_at <= ? AND state != 'expired'", (now or time.time(),)
-        ).fetchall()
-        return [_decode(r) for r in rows]
+    def recent(self, states: Sequence[State] | None, limit: int) -> builtins.list[Job]:
+        if states is None:
+            return self._select("ORDER BY created_at DESC LIMIT ?", (limit,))
+        marks = ", ".join("?" for _ in states)
+        return self._select(f"WHERE state IN ({marks}) ORDER BY created_at DESC LIMIT ?",
+                            (*(State(s).value for s in states), limit))
+
+    def count_by_state(self) -> dict[str, int]:
+        return dict(self._connect().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+
+    def expired(self, now: float) -> builtins.list[Job]:
+        return self._select("WHERE expires_at <= ? AND state != ?", (now, State.EXPIRED.value))
+
+    def unfinished(self) -> builtins.list[Job]:
+        return self._select(f"WHERE state IN ({_ACTIVE_SQL})")
+
+    def statistics(self, duration_bounds: Sequence[float], speed_bounds: Sequence[float]) -> JobStatistics:
+        conn = self._connect()
+        by_state = [tuple(row) for row in conn.execute(
+            "SELECT state, COALESCE(template, 'custom'), COUNT(*) FROM jobs GROUP BY 1, 2")]
+        written, rows = conn.execute(
+            "SELECT COALESCE(SUM(size_bytes), 0), COALESCE(SUM(rows), 0) FROM jobs WHERE size_bytes IS NOT NULL"
+        ).fetchone()
+        return JobStatistics(
+            by_state_and_template=by_state,
+            durations=self._histogram("(finished_at - started_at)", duration_bounds),
+            speeds=self._histogram("(rows / (finished_at - started_at))", speed_bounds),
+            bytes_written=written, rows_written=rows)
+
+    def _histogram(self, expression: str, bounds: Sequence[float]) -> builtins.list[HistogramRow]:
+        counts = ", ".join(f"SUM({expression} <= {float(b)})" for b in bounds)
+        sql = f"SELECT format, COUNT(*), SUM({expression}), {counts} FROM jobs WHERE {self.FINISHED} GROUP BY format"
+        return [HistogramRow(fmt, [c or 0 for c in cumulative], total, value_sum or 0.0)
+                for fmt, total, value_sum, *cumulative in self._connect().execute(sql)]
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v for k, v in fields.items()}
+    encoded = {}
+    for name, value in fields.items():
+        if name in JSON_COLUMNS and value is not None:
+            value = orjson.dumps(value).decode()
+        elif isinstance(value, State):
+            value = value.value
+        encoded[name] = value
+    return encoded
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    job = dict(row)
+def _decode(row: sqlite3.Row) -> Job:
+    fields = dict(row)
     for name in JSON_COLUMNS:
-        if job.get(name) is not None:
-            job[name] = orjson.loads(job[name])
-    return job
+        if fields.get(name) is not None:
+            fields[name] = orjson.loads(fields[name])
+    return Job(**fields)

@@ -1,37 +1,43 @@
-"""A job row as callers see it: in API answers and in webhook payloads."""
+"""A job as callers see it: in API answers and in webhook payloads."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
+
+from .lifecycle import Job, State
 
 
 def iso(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch is not None else None
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None
 
 
-def job_view(job: dict[str, Any], base_url: str) -> dict[str, Any]:
-    state = job["state"]
-    total = job["rows_total"] or 0
-    progress = 100 if state == "succeeded" else int(100 * job["rows_done"] / total) if total else 0
-    links = {"self": f"{base_url}/api/v1/exports/{job['id']}"}
-    if state == "succeeded":
+def job_view(job: Job, base_url: str) -> dict[str, Any]:
+    links = {"self": f"{base_url}/api/v1/exports/{job.id}"}
+    if job.state is State.SUCCEEDED:
         links["file"] = f"{links['self']}/file"
-    if state == "awaiting_records":
+    if job.state is State.AWAITING_RECORDS:
         links["records"] = f"{links['self']}/records"
         links["commit"] = f"{links['self']}/commit"
     error = None
-    if job.get("error_code"):
-        error = {"code": job["error_code"], "message": job["error_message"], "errors": job.get("error_detail")}
+    if job.error_code:
+        error = {"code": job.error_code, "message": job.error_message, "errors": job.error_detail}
     return {
-        **{k: job[k] for k in ("id", "state", "template", "format", "filename", "rows_total", "rows_done", "rows")},
-        "progress": min(progress, 100),
-        "file_size": job.get("size_bytes"),
-        "warnings": job.get("warnings"),
+        "id": job.id,
+        "state": job.state.value,
+        "template": job.template,
+        "format": job.format,
+        "filename": job.filename,
+        "rows_total": job.rows_total,
+        "rows_done": job.rows_done,
+        "rows": job.rows,
+        "progress": job.progress,
+        "file_size": job.size_bytes,
+        "warnings": job.warnings,
         "error": error,
-        "created_at": iso(job["created_at"]),
-        "started_at": iso(job.get("started_at")),
-        "finished_at": iso(job.get("finished_at")),
-        "expires_at": iso(job["expires_at"]),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "expires_at": iso(job.expires_at),
         "links": links,
-        "webhook_status": job.get("webhook_status"),
+        "webhook_status": job.webhook_status,
     }

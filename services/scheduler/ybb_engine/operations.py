@@ -3,9 +3,10 @@ every operator is a Python function chosen from a fixed table."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .errors import EngineError
 from .templates import Column, is_label
@@ -262,7 +263,7 @@ def validate_sort(data: Any, columns: Mapping[str, Column]) -> list[dict]:
         where = f"sort[{i}]"
         if isinstance(item, str):
             direction = "desc" if item.startswith("-") else "asc"
-            field = item.lstrip("-")
+            field: Any = item.lstrip("-")  # or a mapping's "field", checked by _field
         elif isinstance(item, Mapping):
             if set(item) - {"field", "direction"}:
                 raise _invalid("a sort key has only 'field' and 'direction'.", where)

@@ -1,9 +1,10 @@
 """The `options` object of an export request: formatting and policies."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import timezone, tzinfo
-from typing import Any, Mapping
+from datetime import UTC, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import EngineError
@@ -52,7 +53,7 @@ class Options:
 
 def zone(name: str) -> tzinfo:
     if name.upper() == "UTC":
-        return timezone.utc
+        return UTC
     return ZoneInfo(name)
 
 
@@ -74,7 +75,8 @@ def parse_options(data: Any) -> Options:
         except ValueError as exc:
             errors[key] = str(exc)
         except EngineError as exc:
-            errors.update({f"{key}.{k}": v for k, v in (exc.errors or {}).items()})
+            nested = exc.errors if isinstance(exc.errors, dict) else {}  # the checks raise with a dict
+            errors.update({f"{key}.{k}": v for k, v in nested.items()})
     if errors:
         keys = ", ".join(errors)
         raise EngineError("invalid_option", f"Invalid option(s): {keys}.", errors=errors)

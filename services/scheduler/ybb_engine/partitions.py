@@ -5,9 +5,10 @@ costs five times more."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -56,7 +57,7 @@ def _dumps(records: Sequence[Mapping]) -> bytes:
         return json.dumps(list(records)).encode()
 
 
-def _loads(data: bytes) -> list | dict:
+def _loads(data: bytes) -> Any:  # a list (a JSON array) or a dict (an NDJSON line)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -1,8 +1,8 @@
 """ExportSpec: one validated export request, JSON-serialisable for the job row and Dask workers."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from .errors import EngineError
 from .operations import shape_columns, validate_dedupe, validate_filters, validate_sort
@@ -42,7 +42,7 @@ class ExportSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "ExportSpec":
+    def from_dict(cls, data: Mapping) -> ExportSpec:
         return cls(
             columns=[_column(c) for c in data["columns"]],
             extra_columns=[_column(c) for c in data.get("extra_columns", [])],
@@ -99,9 +99,10 @@ def build_spec(request: Mapping, registry: TemplateRegistry, sample: Sequence[Ma
                               errors={"split_by": "only for format xlsx"})
         if options.split_by not in by_field:
             raise EngineError("unknown_field", f"Unknown field '{options.split_by}' in options.split_by.",
-                              errors={"options.split_by": f"unknown field '{options.split_by}'", "available": sorted(by_field)})
+                              errors={"options.split_by": f"unknown field '{options.split_by}'",
+                                      "available": sorted(by_field)})
 
-    needed = [f for f in _filter_fields(filters)] + [k["field"] for k in sort] + dedupe
+    needed = list(_filter_fields(filters)) + [k["field"] for k in sort] + dedupe
     needed += [options.split_by] if options.split_by else []
     needed += [c.currency_field for c in output if c.currency_field]
     output_fields = {c.field for c in output}

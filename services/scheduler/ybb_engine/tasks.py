@@ -1,7 +1,10 @@
 """The functions Dask workers run for one export job.
 
-The graph (see pipeline.py and fastexport.py): prepare ×P → plan → scatter ×P → render ×P → write,
-or, when fastexport.can_fuse(spec), prepare_render ×P → write.
+The graph (pipeline.py): prepare ×P → plan → scatter ×P → shuffled → render ×P → write,
+or, when fastexport.can_fuse(spec), prepare_render ×P → write; then notify for a webhook.
+Each task takes one small typed argument (`JobRef` or `Step`) plus the results of the
+tasks it depends on, which Dask passes in.
+
 A task that fails records the failure on the job and returns a `Failed` marker instead of
 raising: engine errors (bad records, cell overflow) are deterministic, so retrying them is
 pointless, and the merge and webhook tasks must still run to report the failure.
@@ -10,222 +13,247 @@ task only when its worker dies.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from distributed import secede
 
-from .errors import EngineError
 from . import fastexport
-from .jobstore import SqliteJobStore, job_directory
+from .errors import EngineError
+from .jobstore import JobStore, open_store
 from .jobview import job_view
-from .partitions import read_partition
+from .layout import DataLayout
+from .lifecycle import Job, State, move
+from .partitions import PartitionFile, read_partition
 from .spec import ExportSpec
-from .telemetry import job_context, job_transition
+from .telemetry import job_context
 from .webhooks import deliver
-
-if TYPE_CHECKING:
-    from .pipeline import Notification
 
 T = TypeVar("T")
 log = logging.getLogger("ybb.tasks")
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What every task of a job needs: which job, where its store and files are, what to export."""
+
+    job_id: str
+    store: str            # the job store's location (open_store)
+    data_dir: str
+    spec: dict[str, Any]
+    filename: str
+
+    @property
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data_dir)
+
+    @property
+    def out_path(self) -> Path:
+        return self.layout.file_path(self.job_id, self.filename)
+
+    @property
+    def work(self) -> Path:
+        return self.layout.work_dir(self.job_id)
+
+    def export_spec(self) -> ExportSpec:
+        return ExportSpec.from_dict(self.spec)
+
+    def job_store(self) -> JobStore:
+        return open_store(self.store)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One per-partition task of a job: partition `index` (and its input file, for prepare)."""
+
+    job: JobRef
+    index: int
+    part: PartitionFile | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    url: str
+    secret: str
+    base_url: str
+    allowlist: tuple[str, ...] = ()
+    attempts: int = 4
+    backoff: float = 1.0
 
 
 @dataclass
 class Failed:
     code: str
     message: str
-    errors: Any = None
+    errors: Any = field(default=None)
 
 
-@functools.lru_cache(maxsize=8)
-def _store(path: str) -> SqliteJobStore:
-    return SqliteJobStore(path)
+def mark_failed(store: JobStore, job_id: str, code: str, message: str, errors: Any = None) -> bool:
+    """Fail a queued or running job (once: an ended job is left alone) and log the transition."""
+    return move(store, job_id, State.FAILED, error_code=code, error_message=message, error_detail=errors) is not None
 
 
-def _guarded(store_path: str, job_id: str, work: Callable[[], T]) -> T | Failed:
+def _guarded(ref: JobRef, work: Callable[[], T]) -> T | Failed:
     """Run one step of a job. A cancelled job's steps do nothing, and a step that was already
     running when the job was cancelled removes the job's files once it is done: the files it
     wrote would otherwise outlive the cancellation."""
-    if _cancelled(store_path, job_id):
+    if _cancelled(ref):
         return Failed("cancelled", "The export was cancelled.")
     try:
         return work()
     except EngineError as exc:
         failure = Failed(exc.code, exc.message, exc.errors)
-        _mark_failed(store_path, job_id, failure)
+        mark_failed(ref.job_store(), ref.job_id, failure.code, failure.message, failure.errors)
         return failure
     except Exception as exc:  # noqa: BLE001  recorded on the job, logged for Sentry
-        log.exception("export task failed for job %s", job_id)
+        log.exception("export task failed for job %s", ref.job_id)
         failure = Failed("export_failed", f"Export failed: {type(exc).__name__}")
-        _mark_failed(store_path, job_id, failure)
+        mark_failed(ref.job_store(), ref.job_id, failure.code, failure.message)
         return failure
     finally:
-        if _cancelled(store_path, job_id):
-            shutil.rmtree(job_directory(store_path, job_id), ignore_errors=True)
+        if _cancelled(ref):
+            ref.layout.remove_job(ref.job_id)
 
 
-def _cancelled(store_path: str, job_id: str) -> bool:
-    return (_store(store_path).get(job_id) or {}).get("state") == "cancelled"
+def _job(ref: JobRef) -> Job | None:
+    return ref.job_store().get(ref.job_id)
 
 
-def mark_failed(store: SqliteJobStore, job_id: str, code: str, message: str, errors: Any = None) -> bool:
-    """Fail a queued or running job (once: an ended job is left alone) and log the transition."""
-    if not store.transition(job_id, ("queued", "running"), state="failed", error_code=code, error_message=message,
-                            error_detail=errors, finished_at=time.time()):
-        return False
-    job_transition(store.get(job_id), "failed")  # type: ignore[arg-type]
-    return True
+def _cancelled(ref: JobRef) -> bool:
+    job = _job(ref)
+    return job is not None and job.state is State.CANCELLED
 
 
-def _mark_failed(store_path: str, job_id: str, failure: Failed) -> None:
-    mark_failed(_store(store_path), job_id, failure.code, failure.message, failure.errors)
-
-
-def _announce(store_path: str, job_id: str, state: str) -> None:
-    job = _store(store_path).get(job_id)
-    if job is not None:
-        job_transition(job, state)
-
-
-def _job_scope(store_path: str, job_id: str, task: str):
+def _scope(ref: JobRef, task: str):  # noqa: ANN202  (a context manager)
     """Logs and Sentry events of the task carry the job's id, tenant, template, format and request id."""
-    return job_context(job_id, task=task, job=_store(store_path).get(job_id))
+    return job_context(ref.job_id, task=task, job=_job(ref))
 
 
-def _work(out_path: str) -> Path:
-    return fastexport.work_dir(out_path)
-
-
-def prepare(store_path: str, job_id: str, part_path: str, spec: dict, offset: int,
-            out_path: str | None = None) -> fastexport.Prepared | Failed:
+def prepare(step: Step) -> fastexport.Prepared | Failed:
     """Per partition: parse, validate, transform and filter; the rows go to a file in the job's work dir."""
-    work_dir = _work(out_path) if out_path else Path(part_path).parent.parent / "work"
-    return _on_partition(store_path, job_id, part_path, lambda records: fastexport.prepare_file(
-        records, ExportSpec.from_dict(spec), offset, work_dir / f"prep-{Path(part_path).stem}.pkl"))
+    ref, part = step.job, _part(step)
+    return _on_partition(step, lambda records: fastexport.prepare_file(
+        records, ref.export_spec(), part.offset, ref.work / f"prep-{Path(part.path).stem}.pkl"))
 
 
-def prepare_render(store_path: str, job_id: str, part_path: str, spec: dict, offset: int, index: int,
-                   out_path: str) -> fastexport.Fused | Failed:
+def prepare_render(step: Step) -> fastexport.Fused | Failed:
     """Per partition, when the export allows it (fastexport.can_fuse): prepare and render in one task."""
-    return _on_partition(store_path, job_id, part_path, lambda records: fastexport.prepare_render(
-        records, ExportSpec.from_dict(spec), offset, index, _work(out_path)))
+    ref, part = step.job, _part(step)
+    return _on_partition(step, lambda records: fastexport.prepare_render(
+        records, ref.export_spec(), part.offset, step.index, ref.work))
 
 
-def _on_partition(store_path: str, job_id: str, part_path: str, compute: Callable[[list[dict]], T]) -> T | Failed:
+def _part(step: Step) -> PartitionFile:
+    if step.part is None:
+        raise ValueError("a prepare step needs its partition")
+    return step.part
+
+
+def _on_partition(step: Step, compute: Callable[[list[dict]], T]) -> T | Failed:
     """A step on one partition's records: the first such step marks the job running, and the
     records count as done once `compute` has returned."""
-    store = _store(store_path)
-    with _job_scope(store_path, job_id, "prepare"):
-        if store.transition(job_id, ("queued",), state="running", started_at=time.time()):
-            _announce(store_path, job_id, "running")
+    ref = step.job
+    store = ref.job_store()
+    with _scope(ref, "prepare"):
+        move(store, ref.job_id, State.RUNNING, started_at=time.time())
 
         def work() -> T:
-            records = read_partition(part_path)
+            records = read_partition(_part(step).path)
             result = compute(records)
-            store.add_progress(job_id, len(records))
+            store.add_progress(ref.job_id, len(records))
             return result
 
-        return _guarded(store_path, job_id, work)
+        return _guarded(ref, work)
 
 
-def plan(store_path: str, job_id: str, prepared: Sequence, spec: dict, out_path: str) -> fastexport.Plan | Failed:
+def plan(ref: JobRef, prepared: Sequence[Any]) -> fastexport.Plan | Failed:
     """Row counts, sheets, styles, column widths; the global order when the export dedupes, sorts or splits."""
     failure = _first_failure(prepared)
     if failure is not None:
         return failure
-    with _job_scope(store_path, job_id, "plan"):
-        return _guarded(store_path, job_id,
-                        lambda: fastexport.plan(list(prepared), ExportSpec.from_dict(spec), _work(out_path)))
+    with _scope(ref, "plan"):
+        return _guarded(ref, lambda: fastexport.plan(list(prepared), ref.export_spec(), ref.work))
 
 
-def scatter(store_path: str, job_id: str, the_plan, index: int, out_path: str) -> list[int] | Failed:
-    """Ordered exports: send partition `index`'s rows to the render jobs that own their positions."""
+def scatter(step: Step, the_plan: Any) -> list[int] | Failed:
+    """Ordered exports: send partition `index`'s rows to the render tasks that own their positions."""
     if isinstance(the_plan, Failed):
         return the_plan
-    with _job_scope(store_path, job_id, "scatter"):
-        return _guarded(store_path, job_id, lambda: fastexport.scatter(the_plan, index, _work(out_path)))
+    with _scope(step.job, "scatter"):
+        return _guarded(step.job, lambda: fastexport.scatter(the_plan, step.index, step.job.work))
 
 
-def shuffled(scattered: Sequence) -> Failed | None:
+def shuffled(scattered: Sequence[Any]) -> Failed | None:
     """A barrier after every scatter, so each render task depends on one key instead of all of them."""
     return _first_failure(scattered)
 
 
-def render(store_path: str, job_id: str, the_plan, barrier, index: int, spec: dict,
-           out_path: str) -> fastexport.Rendered | Failed:
-    """Render job `index`: its rows as deflated <row> XML (XLSX) or bytes (CSV, JSON) in chunk files."""
+def render(step: Step, the_plan: Any, barrier: Failed | None) -> fastexport.Rendered | Failed:
+    """Render task `index`: its rows as deflated <row> XML (XLSX) or bytes (CSV, JSON) in chunk files."""
     failure = the_plan if isinstance(the_plan, Failed) else barrier
     if failure is not None:
         return failure
-    with _job_scope(store_path, job_id, "render"):
-        return _guarded(store_path, job_id, lambda: fastexport.render(
-            the_plan, index, ExportSpec.from_dict(spec), _work(out_path)))
+    ref = step.job
+    with _scope(ref, "render"):
+        return _guarded(ref, lambda: fastexport.render(the_plan, step.index, ref.export_spec(), ref.work))
 
 
-def write(store_path: str, job_id: str, rendered: Sequence, spec: dict, out_path: str, the_plan=None) -> dict:
+def write(ref: JobRef, rendered: Sequence[Any], the_plan: Any = None) -> dict[str, Any]:
     """The merge: stream the rendered chunks into the final file, then record the outcome."""
     failure = _first_failure([the_plan, *rendered])
     if failure is not None:
-        return {"state": "failed", "code": failure.code}
-    store = _store(store_path)
-    current = (store.get(job_id) or {}).get("state")
-    if current in ("succeeded", "cancelled", "failed", "expired"):
+        return {"state": State.FAILED.value, "code": failure.code}
+    store = ref.job_store()
+    current = _job(ref)
+    if current is None or current.ended:
         # A retry of a write that had finished (its chunks are gone), or an ended job: leave its file alone.
-        return {"state": current}
+        return {"state": current.state.value if current else State.CANCELLED.value}
 
-    def work() -> dict:
-        export_spec = ExportSpec.from_dict(spec)
-        tmp_path = f"{out_path}.partial"
+    def work() -> dict[str, Any]:
+        spec = ref.export_spec()
+        out_path = ref.out_path
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = out_path.with_name(out_path.name + ".partial")
         if the_plan is None:  # prepare and render ran fused, one task per partition
-            result = fastexport.merge(fastexport.plan_fused(list(rendered), export_spec),
-                                      [r.rendered for r in rendered], export_spec, tmp_path)
+            result = fastexport.merge(fastexport.plan_fused(list(rendered), spec),
+                                      [r.rendered for r in rendered], spec, tmp_path)
         else:
-            result = fastexport.merge(the_plan, list(rendered), export_spec, tmp_path)
+            result = fastexport.merge(the_plan, list(rendered), spec, tmp_path)
         os.replace(tmp_path, out_path)
-        finished = store.transition(
-            job_id,
-            ("queued", "running"),
-            state="succeeded",
-            rows=result.rows,
-            size_bytes=result.size_bytes,
-            warnings=result.warnings,
-            finished_at=time.time(),
-        )
-        if not finished:  # cancelled while we wrote, or a retry of a write that had succeeded
-            state = (store.get(job_id) or {}).get("state", "cancelled")
-            if state == "cancelled":
-                Path(out_path).unlink(missing_ok=True)
-            return {"state": state}
-        shutil.rmtree(Path(out_path).parent / "input", ignore_errors=True)
-        shutil.rmtree(_work(out_path), ignore_errors=True)
-        _announce(store_path, job_id, "succeeded")
-        return {"state": "succeeded", "rows": result.rows}
+        finished = move(store, ref.job_id, State.SUCCEEDED, rows=result.rows, size_bytes=result.size_bytes,
+                        warnings=result.warnings)
+        if finished is None:  # cancelled while we wrote, or a retry of a write that had succeeded
+            job = _job(ref)
+            state = job.state if job else State.CANCELLED
+            if state is State.CANCELLED:
+                out_path.unlink(missing_ok=True)
+            return {"state": state.value}
+        ref.layout.remove_intermediates(ref.job_id)
+        return {"state": State.SUCCEEDED.value, "rows": result.rows}
 
-    with _job_scope(store_path, job_id, "write"):
-        outcome = _guarded(store_path, job_id, work)
-    return {"state": "failed", "code": outcome.code} if isinstance(outcome, Failed) else outcome
+    with _scope(ref, "write"):
+        outcome = _guarded(ref, work)
+    return {"state": State.FAILED.value, "code": outcome.code} if isinstance(outcome, Failed) else outcome
 
 
-def _first_failure(items: Sequence) -> Failed | None:
+def _first_failure(items: Sequence[Any]) -> Failed | None:
     return next((item for item in items if isinstance(item, Failed)), None)
 
 
-def notify(store_path: str, job_id: str, outcome: dict, notification: "Notification") -> str | None:
+def notify(ref: JobRef, outcome: dict[str, Any], notification: Notification) -> str | None:
     """Deliver the webhook of an ended export. Runs after `write`, whatever its outcome."""
     secede()  # waiting on the caller's server must not hold one of the worker's threads
-    job = _store(store_path).get(job_id)
-    if job is None or job["state"] not in ("succeeded", "failed"):
+    job = _job(ref)
+    if job is None or job.state not in (State.SUCCEEDED, State.FAILED):
         return None
-    payload = {"event": f"export.{job['state']}", "job": job_view(job, notification.base_url)}
+    payload = {"event": f"export.{job.state.value}", "job": job_view(job, notification.base_url)}
     status = deliver(notification.url, payload, notification.secret, notification.allowlist,
                      notification.attempts, notification.backoff)
-    _store(store_path).update(job_id, webhook_status=status)
-    log.info("webhook for job %s: %s", job_id, status)
+    ref.job_store().update(ref.job_id, webhook_status=status)
+    log.info("webhook for job %s: %s", ref.job_id, status)
     return status

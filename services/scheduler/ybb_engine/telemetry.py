@@ -15,12 +15,16 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sentry_sdk
+
+if TYPE_CHECKING:
+    from .lifecycle import Job
 
 CONTEXT_KEYS = ("request_id", "tenant", "job_id", "template", "format", "task")
 SENTRY_TAGS = ("request_id", "tenant", "job_id", "template", "format", "task")
@@ -54,7 +58,7 @@ def unbind_fields(token: contextvars.Token) -> None:
 
 # -- JSON lines --------------------------------------------------------------------------
 def iso_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JsonFormatter(logging.Formatter):
@@ -88,7 +92,7 @@ class _ContextFilter(logging.Filter):
 class StdoutHandler(logging.StreamHandler):
     """Writes to whatever sys.stdout is at the time (test runners swap it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201
         return sys.stdout
 
@@ -175,7 +179,7 @@ def configure_logging(process: str, level: str | None = None, log_dir: str | Non
         handler.setFormatter(formatter)
         handler.addFilter(context)
         root.addHandler(handler)
-    root.setLevel((level or os.environ.get("LOG_LEVEL") or "info").upper())
+    root.setLevel((level or "info").upper())
     for name in ALWAYS_LOGGED:
         logging.getLogger(name).setLevel(logging.INFO)
     for name in extra_loggers:
@@ -273,8 +277,9 @@ def init_sentry(dsn: str | None, *, service: str, release: str | None, environme
         },
         max_request_body_size="never",
         include_local_variables=False,
-        before_send=scrub_event,
-        before_send_transaction=scrub_event,
+        # sentry-sdk types events as a TypedDict (Event); scrub_event works on them as plain dicts.
+        before_send=scrub_event,  # type: ignore[arg-type]
+        before_send_transaction=scrub_event,  # type: ignore[arg-type]
     )
     sentry_sdk.set_tag("service", service)
     return True
@@ -289,12 +294,11 @@ def _tag_sentry(fields: dict[str, Any]) -> None:
 
 # -- the hooks the job code calls --------------------------------------------------------
 @contextlib.contextmanager
-def job_context(job_id: str, **tags: Any) -> Iterator[None]:
+def job_context(job_id: str, *, task: str | None = None, job: Job | None = None) -> Iterator[None]:
     """Everything inside runs for one job: logs and Sentry events carry its id and tags
-    (`job=<the job row>` adds its tenant, template, format and request id). An exception
-    escaping the block is reported to Sentry here, with those tags, then re-raised."""
-    job = tags.pop("job", None) or {}
-    token = bind_fields(**{**(_fields.get() or {}), **_job_fields(job), "job_id": job_id, **tags})
+    (`job` adds its tenant, template, format and request id). An exception escaping the
+    block is reported to Sentry here, with those tags, then re-raised."""
+    token = bind_fields(**{**(_fields.get() or {}), **_job_fields(job), "job_id": job_id, "task": task})
     try:
         with sentry_sdk.new_scope():
             _tag_sentry(log_fields())
@@ -307,29 +311,31 @@ def job_context(job_id: str, **tags: Any) -> Iterator[None]:
         unbind_fields(token)
 
 
-def _job_numbers(job: dict[str, Any]) -> dict[str, Any]:
-    started, finished = job.get("started_at"), job.get("finished_at")
-    duration = (finished - started) if started and finished else None
-    rows = job.get("rows") if job.get("rows") is not None else job.get("rows_done")
+def _job_numbers(job: Job) -> dict[str, Any]:
+    duration = job.duration if job.finished_at else None
+    rows = job.rows if job.rows is not None else job.rows_done
     return {
         "rows": rows,
-        "rows_total": job.get("rows_total"),
-        "partitions": job.get("partitions"),
+        "rows_total": job.rows_total,
+        "partitions": job.partitions,
         "duration_ms": round(duration * 1000, 1) if duration is not None else None,
         "rows_per_s": round(rows / duration, 1) if duration and rows else None,
     }
 
 
-def _job_fields(job: dict[str, Any]) -> dict[str, Any]:
-    return {k: job[k] for k in ("tenant", "template", "format", "request_id") if job.get(k) is not None}
+def _job_fields(job: Job | None) -> dict[str, Any]:
+    if job is None:
+        return {}
+    found = {"tenant": job.tenant, "template": job.template, "format": job.format, "request_id": job.request_id}
+    return {k: v for k, v in found.items() if v is not None}
 
 
-def job_transition(job: dict[str, Any], state: str, **extra: Any) -> None:
+def job_transition(job: Job, state: str, **extra: Any) -> None:
     """One structured log line per job state change (`event: "job"`); the job's tenant,
     template, format and request id join the current context for the lines that follow."""
     fields = log_fields()
-    fields.update({"job_id": job.get("id"), **_job_fields(job)})
+    fields.update({"job_id": job.id, **_job_fields(job)})
     _tag_sentry(fields)
-    line = {"event": "job", "state": state, **_job_numbers(job), "error_code": job.get("error_code"), **extra}
-    level = logging.WARNING if state == "failed" else logging.INFO
-    log.log(level, "job %s %s", job.get("id"), state, extra={"ybb": line})
+    line = {"event": "job", "state": state, **_job_numbers(job), "error_code": job.error_code, **extra}
+    level = logging.WARNING if state == "failed" else logging.INFO  # State.FAILED
+    log.log(level, "job %s %s", job.id, state, extra={"ybb": line})

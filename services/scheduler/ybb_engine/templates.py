@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -99,7 +100,8 @@ def column_problems(data: Any) -> tuple[Column | None, list[str]]:
         problems.append(f"type must be one of {', '.join(COLUMN_TYPES)}, not {type_!r}")
     header = data.get("header", humanize(field) if field else "")
     if not is_label(header):
-        problems.append(f"header must be a non-empty text of at most {MAX_HEADER} characters without control characters")
+        problems.append(f"header must be a non-empty text of at most {MAX_HEADER} characters "
+                        "without control characters")
     fmt = data.get("format")
     if fmt is not None and not (is_label(fmt) and len(fmt) <= MAX_FORMAT):
         problems.append(f"format must be a text of at most {MAX_FORMAT} characters")
@@ -116,6 +118,7 @@ def column_problems(data: Any) -> tuple[Column | None, list[str]]:
             problems.append("currency_field must be a field name")
     if problems:
         return None, problems
+    assert field is not None  # no problems: a valid field name
     column = Column(
         field=field,
         header=header,
@@ -128,8 +131,9 @@ def column_problems(data: Any) -> tuple[Column | None, list[str]]:
     return column, []
 
 
-def is_label(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= MAX_HEADER and not has_forbidden_chars(value)
+def is_label(value: Any) -> TypeGuard[str]:
+    return (isinstance(value, str) and 0 < len(value.strip()) and len(value) <= MAX_HEADER
+            and not has_forbidden_chars(value))
 
 
 def _value_map(data: Any, type_: str) -> tuple[Mapping[str, str] | None, list[str]]:
@@ -171,12 +175,14 @@ def columns_from_request(items: Any) -> list[Column]:
     """The `columns` key of a request, with per-index errors."""
     if not isinstance(items, list) or not items:
         raise EngineError("invalid_columns", "columns must be a non-empty list of column objects.")
-    columns, errors = [], {}
+    columns: list[Column] = []
+    errors: dict[str, list[str]] = {}
     for index, item in enumerate(items):
         column, problems = column_problems(item)
         if problems:
             errors[str(index)] = problems
         else:
+            assert column is not None  # no problems: a Column
             columns.append(column)
     fields = [c.field for c in columns]
     for index, name in enumerate(fields):
@@ -200,7 +206,8 @@ def load_templates(directory: Path | None = None) -> TemplateRegistry:
     for path in files:
         loaded = _load_file(path)
         if loaded and loaded[0].type in seen_types:
-            raise TemplateError(f"{path.name}: type '{loaded[0].type}' is already defined in {seen_types[loaded[0].type]}")
+            raise TemplateError(
+                f"{path.name}: type '{loaded[0].type}' is already defined in {seen_types[loaded[0].type]}")
         if loaded:
             seen_types[loaded[0].type] = path.name
         templates += loaded
@@ -252,7 +259,8 @@ def _template(where: str, type_: str, name: Any, body: Any, fields: dict) -> Tem
     for index, column in enumerate(columns, start=1):
         if column.currency_field and column.currency_field not in names:
             raise TemplateError(
-                f"{where} column {index} ('{column.field}'): currency_field '{column.currency_field}' is not a column of the template"
+                f"{where} column {index} ('{column.field}'): currency_field '{column.currency_field}' "
+                "is not a column of the template"
             )
     return Template(type=type_, name=name, title=title, columns=tuple(columns))
 
@@ -294,7 +302,8 @@ def infer_columns(records: Sequence[Mapping]) -> list[Column]:
                 if value is not None and value != "":
                     values.append(value)
     if not seen:
-        raise EngineError("invalid_columns", "Cannot infer columns: the records have no fields; give a template or columns.")
+        raise EngineError("invalid_columns",
+                          "Cannot infer columns: the records have no fields; give a template or columns.")
     return [Column(field=key, header=humanize(key), type=_infer_type(values)) for key, values in seen.items()]
 
 

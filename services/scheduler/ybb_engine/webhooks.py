@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import socket
 import time
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import orjson
@@ -60,7 +60,7 @@ def check_callback_url(url: str, allowlist: Sequence[str] = ()) -> None:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror:
         raise EngineError("callback_url_refused", f"callback_url host {parts.hostname!r} does not resolve.") from None
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})  # IPv4/IPv6 sockaddrs: the host is a str
     if _allowed(parts.hostname, addresses, allowlist):
         return
     for address in addresses:

@@ -16,8 +16,9 @@ import functools
 import shutil
 import struct
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO
 
 from zlib_ng import zlib_ng
 
@@ -171,7 +172,8 @@ class ZipStreamWriter:
             ) + e.name + extra)
         size = self._offset - start
         count = len(self._entries)
-        if self._force_zip64 or start >= _LIMIT or size >= _LIMIT or count >= 0xFFFF or any(e.zip64 for e in self._entries):
+        if (self._force_zip64 or start >= _LIMIT or size >= _LIMIT or count >= 0xFFFF
+                or any(e.zip64 for e in self._entries)):
             end64 = self._offset
             self._write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, size, start))
             self._write(struct.pack("<IIQI", 0x07064B50, 0, end64, 1))

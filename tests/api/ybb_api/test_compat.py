@@ -200,7 +200,7 @@ def test_keyless_access_from_listed_addresses_only(keyless_app, keys) -> None:
     assert client.get(f"/api/ybb/export/{export_id}/status", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
     assert client.get(f"/api/ybb/export/{export_id}/download", environ_base=listed).data[:2] == b"PK"
     # The keyless exports belong to COMPAT_TENANT: visible to an admin, not to another tenant.
-    assert keyless_app.extensions["ybb_store"].get(export_id)["tenant"] == "old-php"
+    assert keyless_app.extensions["ybb_service"].get(export_id).tenant == "old-php"
     assert client.get(f"/api/ybb/export/{export_id}/status", headers=auth(keys.a)).status_code == 404
     # Not listed: a key is required. A wrong key is refused even from a listed address.
     assert_old_error(client.get("/api/ybb/templates", environ_base={"REMOTE_ADDR": "10.2.0.1"}), 401)

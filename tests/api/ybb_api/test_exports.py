@@ -1,11 +1,15 @@
 """The exports resource on the bare app (no Nginx), against an in-process Dask cluster."""
 from __future__ import annotations
 
+from jobfactory import make_job
+
 import io
 import time
 
 import openpyxl
 import pytest
+
+from support import wait_for
 
 COLUMNS = [
     {"field": "name", "header": "Name", "type": "string"},
@@ -18,9 +22,14 @@ def auth(key: str) -> dict:
     return {"X-API-Key": key}
 
 
+def _if_state(job: dict, state: str) -> dict | None:
+    """The job if it is in `state` (for wait_for), else None."""
+    return job if job["state"] == state else None
+
+
 @pytest.mark.parametrize("inline_max_rows", [1000, 0], ids=["in-the-api", "on-the-cluster"])
 def test_small_export_is_synchronous_and_reads_back(client, keys, app, inline_max_rows: int) -> None:
-    app.config["INLINE_MAX_ROWS"] = inline_max_rows
+    app.extensions["ybb_service"].settings.INLINE_MAX_ROWS = inline_max_rows
     response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS}, headers=auth(keys.a))
     assert response.status_code == 201, response.json
     job = response.json
@@ -42,12 +51,9 @@ def test_async_mode_answers_202_and_status_reaches_succeeded(client, keys, clust
     assert response.status_code == 202
     assert response.json["state"] in {"queued", "running", "succeeded"}
     job_id = response.json["id"]
-    for _ in range(200):
-        status = client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json
-        if status["state"] == "succeeded":
-            break
-        time.sleep(0.05)
-    assert status["state"] == "succeeded" and status["progress"] == 100
+    status = wait_for(lambda: _if_state(client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json,
+                                        "succeeded"), timeout=20, message="the export did not succeed")
+    assert status["progress"] == 100
     text = client.get(f"/api/v1/exports/{job_id}/file", headers=auth(keys.a)).data.decode()
     assert text.splitlines()[0] == "Name,Score"
     assert len(text.splitlines()) == 121
@@ -68,12 +74,8 @@ def test_invalid_records_in_an_async_export_fail_the_job(client, keys) -> None:
     response = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": BAD_RECORDS, "mode": "async"},
                            headers=auth(keys.a))
     job_id = response.json["id"]
-    for _ in range(200):
-        job = client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json
-        if job["state"] == "failed":
-            break
-        time.sleep(0.05)
-    assert job["state"] == "failed"
+    job = wait_for(lambda: _if_state(client.get(f"/api/v1/exports/{job_id}", headers=auth(keys.a)).json, "failed"),
+                   timeout=20, message="the export did not fail")
     assert job["error"]["code"] == "invalid_records"
     assert job["error"]["errors"][0] == {**job["error"]["errors"][0], "row": 60, "field": "score"}
 
@@ -120,22 +122,15 @@ def test_key_added_to_the_file_works_without_restart(client, keys) -> None:
 
 
 def test_download_before_success_is_409(client, keys, app) -> None:
-    from ybb_api import jobs
-
-    with app.app_context():
-        store = jobs.job_store()
-        store.create({"id": "pending1", "tenant": "tenant-a", "state": "queued", "format": "xlsx",
-                      "filename": "x.xlsx", "spec": {}, "created_at": 0, "expires_at": 9e12})
+    app.extensions["ybb_service"].store.create(make_job(id="pending1", tenant="tenant-a", created_at=0,
+                                                        expires_at=9e12))
     response = client.get("/api/v1/exports/pending1/file", headers=auth(keys.a))
     assert response.status_code == 409 and response.json["code"] == "not_ready"
 
 
 def test_expired_download_is_410(client, keys, app) -> None:
-    from ybb_api import jobs
-
-    with app.app_context():
-        jobs.job_store().create({"id": "old1", "tenant": "tenant-a", "state": "expired", "format": "xlsx",
-                                 "filename": "x.xlsx", "spec": {}, "created_at": 0, "expires_at": 1})
+    app.extensions["ybb_service"].store.create(make_job(id="old1", tenant="tenant-a", state="expired", created_at=0,
+                                                        expires_at=1))
     response = client.get("/api/v1/exports/old1/file", headers=auth(keys.a))
     assert response.status_code == 410 and response.json["code"] == "expired"
 
@@ -149,12 +144,13 @@ def test_cancelled_export_leaves_no_files(client, keys, app, cluster) -> None:
     cancelled = client.delete(f"/api/v1/exports/{job['id']}", headers=auth(keys.a))
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
     directory = Path(app.config["DATA_DIR"]) / "jobs" / job["id"]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (cluster.scheduler.tasks or directory.exists()):
-        time.sleep(0.05)  # tasks already running when it was cancelled finish, then clean up
+    # Tasks already running when it was cancelled finish, then clean up. Only this job's tasks:
+    # the session's cluster may still hold other tests' (their keys name their job).
+    # (list() copies the keys at once: the scheduler runs in another thread.)
+    wait_for(lambda: not [k for k in list(cluster.scheduler.tasks) if job["id"] in str(k)] and not directory.exists(),
+             timeout=20, message=lambda: f"tasks of the cancelled job remain, or {directory} does")
+    time.sleep(0.5)  # deliberately lets time pass: nothing writes there later
     assert not directory.exists()
-    time.sleep(0.5)
-    assert not directory.exists()  # and nothing writes there later
     assert client.get(f"/api/v1/exports/{job['id']}", headers=auth(keys.a)).json["state"] == "cancelled"
     again = client.delete(f"/api/v1/exports/{job['id']}", headers=auth(keys.a))
     assert again.status_code == 409 and again.json["code"] == "already_finished"

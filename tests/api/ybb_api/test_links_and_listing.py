@@ -1,6 +1,8 @@
 """Signed download links, listing with pagination, the result cache, lost jobs."""
 from __future__ import annotations
 
+from jobfactory import make_job
+
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,7 +37,7 @@ def test_tampered_or_expired_link_is_403(client, keys, app) -> None:
     assert client.get(tampered).status_code == 403
     later = url.replace(f"expires={query['expires'][0]}", f"expires={int(query['expires'][0]) + 10}")
     assert client.get(later).json["code"] == "invalid_signature"
-    from ybb_engine import signing
+    from ybb_api import signing
 
     past = int(time.time()) - 1
     expired = f"/api/v1/exports/{job['id']}/file?expires={past}&signature={signing.sign(job['id'], past, app.config['SECRET_KEY'])}"
@@ -82,11 +84,7 @@ def test_identical_request_returns_the_cached_file(client, keys) -> None:
 
 
 def test_job_lost_by_the_scheduler_is_failed(client, keys, app) -> None:
-    from ybb_api import jobs
-
-    with app.app_context():
-        jobs.job_store().create({"id": "ghost1", "tenant": "tenant-a", "state": "running", "format": "xlsx",
-                                 "filename": "x.xlsx", "spec": {}, "created_at": time.time() - 3600,
-                                 "expires_at": time.time() + 3600})
+    app.extensions["ybb_service"].store.create(make_job(id="ghost1", tenant="tenant-a", state="running",
+                                                        created_at=time.time() - 3600))
     job = client.get("/api/v1/exports/ghost1", headers={"X-API-Key": keys.a}).json
     assert job["state"] == "failed" and job["error"]["code"] == "scheduler_lost"

@@ -1,6 +1,8 @@
 """The admin endpoints behind /monitor, the page itself, and `python -m ybb_api.logs`."""
 from __future__ import annotations
 
+from jobfactory import make_job
+
 import io
 import json
 import time
@@ -131,8 +133,8 @@ def test_the_page_is_static_and_strict(admin_app) -> None:
 def test_logs_cli_summary_and_search(tmp_path: Path) -> None:
     configure_logging("worker", "info", str(tmp_path))
     with job_context("job-cli", task="write"):
-        job_transition({"id": "job-cli", "tenant": "acme", "format": "csv", "rows": 100, "partitions": 1,
-                        "started_at": time.time() - 1, "finished_at": time.time(), "request_id": "req-cli"},
+        job_transition(make_job(id="job-cli", tenant="acme", format="csv", rows=100, partitions=1,
+                                started_at=time.time() - 1, finished_at=time.time(), request_id="req-cli"),
                        "succeeded")
     out = io.StringIO()
     assert logs.main(["--log-dir", str(tmp_path), "summary", "--since", "1h"], out=out) == 0
@@ -146,13 +148,9 @@ def test_logs_cli_summary_and_search(tmp_path: Path) -> None:
 def test_jobs_overview_shows_a_running_job_with_its_duration_so_far(client, keys, app) -> None:
     import time as _time
 
-    from ybb_api import jobs as _jobs
-
-    with app.app_context():
-        _jobs.job_store().create({"id": "running1", "tenant": "tenant-a", "state": "running", "format": "xlsx",
-                                  "filename": "x.xlsx", "spec": {}, "rows_total": 10, "rows_done": 5,
-                                  "created_at": _time.time() - 3, "started_at": _time.time() - 2,
-                                  "expires_at": _time.time() + 3600})
+    app.extensions["ybb_service"].store.create(make_job(
+        id="running1", tenant="tenant-a", state="running", rows_total=10, rows_done=5,
+        created_at=_time.time() - 3, started_at=_time.time() - 2))
     overview = client.get("/api/v1/admin/jobs", headers={"X-API-Key": keys.admin}).json
     running = next(j for j in overview["running"] if j["id"] == "running1")
     assert running["progress"] == 50

@@ -2,6 +2,8 @@
 levels from LOG_LEVEL, a rotating file under LOG_DIR shared by several processes."""
 from __future__ import annotations
 
+from jobfactory import make_job
+
 import json
 import logging
 import multiprocessing
@@ -81,8 +83,8 @@ def test_forwarded_for_from_a_stranger_is_ignored(observed_client, log_dir: Path
 
 def test_job_transition_line_and_context_for_the_following_lines(tmp_path: Path) -> None:
     configure_logging("worker", "info", str(tmp_path))
-    job = {"id": "job-1", "tenant": "acme", "template": "participants/standard", "format": "xlsx", "rows": 2000,
-           "partitions": 4, "started_at": 100.0, "finished_at": 104.0, "request_id": "req-9", "error_code": None}
+    job = make_job(id="job-1", tenant="acme", template="participants/standard", format="xlsx", rows=2000,
+                   partitions=4, started_at=100.0, finished_at=104.0, request_id="req-9", error_code=None)
     with job_context("job-1", task="write"):
         job_transition(job, "succeeded")
         logging.getLogger("ybb.engine").warning("after the transition")
@@ -100,8 +102,8 @@ def test_job_transition_line_and_context_for_the_following_lines(tmp_path: Path)
 
 def test_failed_transition_is_a_warning_with_its_error_code(tmp_path: Path) -> None:
     configure_logging("worker", "info", str(tmp_path))
-    job_transition({"id": "job-2", "tenant": "acme", "format": "csv", "rows_done": 10, "partitions": 1,
-                    "started_at": 1.0, "finished_at": 2.0, "error_code": "invalid_records"}, "failed")
+    job_transition(make_job(id="job-2", tenant="acme", format="csv", rows_done=10, partitions=1, started_at=1.0,
+                            finished_at=2.0, error_code="invalid_records"), "failed")
     [line] = read_lines(tmp_path, "worker")
     assert line["level"] == "warning" and line["error_code"] == "invalid_records" and line["rows"] == 10
 
@@ -134,7 +136,7 @@ def test_rotating_file_shared_by_processes_loses_no_line(tmp_path: Path) -> None
 
 def test_job_context_takes_the_job_row_for_its_tags(tmp_path: Path) -> None:
     configure_logging("worker", "info", str(tmp_path))
-    job = {"id": "job-3", "tenant": "acme", "template": None, "format": "json", "request_id": "req-3"}
+    job = make_job(id="job-3", tenant="acme", template=None, format="json", request_id="req-3")
     with job_context("job-3", task="prepare", job=job):
         logging.getLogger("ybb.engine").warning("inside")
     [line] = read_lines(tmp_path, "worker")

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ybb_api import create_app
 from ybb_api.config import TestingConfig
-from ybb_engine.jobstore import SqliteJobStore
+from jobfactory import make_job
 
 
 @pytest.fixture
@@ -53,14 +53,13 @@ def test_request_counts_and_latency_by_route_and_status(metrics_app) -> None:
 
 
 def test_job_metrics_come_from_the_store(metrics_app) -> None:
-    store = SqliteJobStore(Path(metrics_app.config["DATA_DIR"]) / "jobs.sqlite3")
+    store = metrics_app.extensions["ybb_service"].store
     now = time.time()
-    base = {"tenant": "acme", "format": "csv", "filename": "x.csv", "spec": {}, "partitions": 1, "created_at": now,
-            "expires_at": now + 3600}
-    store.create({**base, "id": "a", "state": "succeeded", "template": "payments/detailed", "rows": 1000,
-                  "rows_total": 1000, "size_bytes": 5000, "started_at": now - 2, "finished_at": now})
-    store.create({**base, "id": "b", "state": "queued", "template": None, "rows_total": 10})
-    store.create({**base, "id": "c", "state": "failed", "template": "payments/detailed", "rows_total": 10})
+    base = {"tenant": "acme", "format": "csv", "filename": "x.csv", "partitions": 1, "created_at": now}
+    store.create(make_job(**base, id="a", state="succeeded", template="payments/detailed", rows=1000,
+                          rows_total=1000, size_bytes=5000, started_at=now - 2, finished_at=now))
+    store.create(make_job(**base, id="b", state="queued", template=None, rows_total=10))
+    store.create(make_job(**base, id="c", state="failed", template="payments/detailed", rows_total=10))
     values = samples(metrics_app.test_client().get("/metrics").get_data(as_text=True))
     assert values[("ybb_jobs", (("state", "succeeded"), ("template", "payments/detailed")))] == 1
     assert values[("ybb_jobs", (("state", "queued"), ("template", "custom")))] == 1

@@ -14,7 +14,8 @@ from support_sentry import SentryReceiver
 from ybb_api import create_app
 from ybb_api.config import TestingConfig
 from ybb_engine import tasks
-from ybb_engine.jobstore import SqliteJobStore
+from jobfactory import make_job
+from ybb_engine.partitions import PartitionFile
 from ybb_engine.telemetry import init_sentry, scrub_event
 
 RECORD = {"full_name": "Ayu Lestari", "email": "ayu.lestari@example.org", "phone": "+62 812-3456-7890",
@@ -112,17 +113,16 @@ def test_the_debug_route_is_off_unless_configured(tmp_path: Path, keys) -> None:
 
 def test_an_error_in_an_export_task_reaches_sentry_with_the_job(sentry_app, cluster, receiver, tmp_path) -> None:
     """A corrupt partition file makes the real prepare task fail unexpectedly (not an EngineError)."""
-    store = SqliteJobStore(Path(sentry_app.config["DATA_DIR"]) / "jobs.sqlite3")
-    now = time.time()
-    store.create({"id": "job-sentry-1", "tenant": "acme", "state": "queued", "template": "participants/standard",
-                  "format": "xlsx", "filename": "x.xlsx", "spec": {}, "request_id": "req-sentry-job",
-                  "partitions": 1, "rows_total": 1, "created_at": now, "expires_at": now + 3600})
+    store = sentry_app.extensions["ybb_service"].store
+    store.create(make_job(id="job-sentry-1", tenant="acme", template="participants/standard",
+                          request_id="req-sentry-job", partitions=1, rows_total=1))
     part = tmp_path / "part-00000.ndjson"
     part.write_text(json.dumps(RECORD)[:-12] + "\n")  # cut off: not JSON any more
     from distributed import Client
 
     with Client(cluster.scheduler_address, set_as_default=False) as client:
-        future = client.submit(tasks.prepare, store.path, "job-sentry-1", str(part), {}, 0, pure=False)
+        ref = tasks.JobRef("job-sentry-1", store.location, sentry_app.config["DATA_DIR"], {}, "x.xlsx")
+        future = client.submit(tasks.prepare, tasks.Step(ref, 0, PartitionFile(str(part), 1, 0)), pure=False)
         outcome = future.result(timeout=30)
     assert isinstance(outcome, tasks.Failed) and outcome.code == "export_failed"
     sentry_sdk.flush(5)
@@ -131,6 +131,6 @@ def test_an_error_in_an_export_task_reaches_sentry_with_the_job(sentry_app, clus
     assert event["tags"]["task"] == "prepare" and event["tags"]["tenant"] == "acme"
     assert event["tags"]["request_id"] == "req-sentry-job" and event["tags"]["format"] == "xlsx"
     assert event["tags"]["template"] == "participants/standard"
-    assert store.get("job-sentry-1")["state"] == "failed"
+    assert store.get("job-sentry-1").state == "failed"
     assert not [e for e in receiver.events() if "Compute Failed" in json.dumps(e)]
     assert_no_personal_data(receiver.raw_bytes())

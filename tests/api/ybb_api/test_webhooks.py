@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import pytest
 
+from support import wait_for
 from ybb_engine import webhooks
 
 COLUMNS = [{"field": "name", "header": "Name", "type": "string"}]
@@ -47,18 +47,11 @@ def _secret(keys, tenant: str) -> str:
     return next(e["webhook_secret"] for e in entries if e["tenant"] == tenant)
 
 
-def _wait_for(condition, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_signed_webhook_is_retried_until_delivered(client, keys, app, receiver) -> None:
-    app.config.update(WEBHOOK_ALLOWLIST=["127.0.0.1"], WEBHOOK_BACKOFF=0.05)
+    vars(app.extensions["ybb_service"].settings).update(WEBHOOK_ALLOWLIST=["127.0.0.1"], WEBHOOK_BACKOFF=0.05)
     job = client.post("/api/v1/exports", headers={"X-API-Key": keys.a},
                       json={"columns": COLUMNS, "records": [{"name": "a"}], "callback_url": receiver.url}).json
-    _wait_for(lambda: len(receiver.calls) == 3)
+    wait_for(lambda: len(receiver.calls) == 3, timeout=20, message="the webhook was not delivered on its third try")
     headers, body = receiver.calls[-1]
     payload = json.loads(body)
     assert payload["event"] == "export.succeeded" and payload["job"]["id"] == job["id"]
@@ -66,17 +59,18 @@ def test_signed_webhook_is_retried_until_delivered(client, keys, app, receiver) 
     assert webhooks.verify(_secret(keys, "tenant-a"), body, headers["X-YBB-Signature"])
     assert not webhooks.verify(_secret(keys, "tenant-b"), body, headers["X-YBB-Signature"])
     assert not webhooks.verify(_secret(keys, "tenant-a"), body + b" ", headers["X-YBB-Signature"])
-    _wait_for(lambda: (client.get(f"/api/v1/exports/{job['id']}", headers={"X-API-Key": keys.a})
-                       .json["webhook_status"] or "").startswith("delivered"))
+    wait_for(lambda: (client.get(f"/api/v1/exports/{job['id']}", headers={"X-API-Key": keys.a})
+                      .json["webhook_status"] or "").startswith("delivered"), timeout=20,
+             message="the job's webhook_status is not delivered")
 
 
 def test_failed_export_fires_a_failure_webhook(client, keys, app, receiver) -> None:
     receiver.failures = 0
-    app.config.update(WEBHOOK_ALLOWLIST=["127.0.0.0/8"], WEBHOOK_BACKOFF=0.05)
+    vars(app.extensions["ybb_service"].settings).update(WEBHOOK_ALLOWLIST=["127.0.0.0/8"], WEBHOOK_BACKOFF=0.05)
     cols = [{"field": "n", "header": "N", "type": "integer"}]
     client.post("/api/v1/exports", headers={"X-API-Key": keys.a},
                 json={"columns": cols, "records": [{"n": "x"}], "callback_url": receiver.url, "mode": "async"})
-    _wait_for(lambda: len(receiver.calls) == 1)
+    wait_for(lambda: len(receiver.calls) == 1, timeout=20, message="no failure webhook arrived")
     payload = json.loads(receiver.calls[0][1])
     assert payload["event"] == "export.failed"
     assert payload["job"]["error"]["code"] == "invalid_records"

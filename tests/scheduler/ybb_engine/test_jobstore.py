@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from jobfactory import make_job
 from ybb_engine.jobstore import SqliteJobStore
+from ybb_engine.lifecycle import Job
 
 # the store's call, and what its index search must be on
 LOOKUPS = {
@@ -16,10 +18,9 @@ LOOKUPS = {
 }
 
 
-def _job(n: int, tenant: str = "t", **fields) -> dict:
-    now = time.time()
-    return {"id": f"job{n}", "tenant": tenant, "state": "succeeded", "format": "xlsx", "filename": "f.xlsx",
-            "spec": {}, "created_at": now + n, "expires_at": now + 3600, "cache_key": f"key{n}", **fields}
+def _job(n: int, tenant: str = "t", **fields) -> Job:
+    fields = {"created_at": time.time() + n, "cache_key": f"key{n}", "state": "succeeded", **fields}
+    return make_job(id=f"job{n}", tenant=tenant, **fields)
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_find_cached_takes_the_newest_unexpired_success(store: SqliteJobStore) -
     store.create(_job(1002, cache_key="same", created_at=now + 7000, state="failed"))
     store.create(_job(1003, cache_key="same", created_at=now + 8000, expires_at=now - 1))
     store.create(_job(1004, tenant="other", cache_key="same", created_at=now + 9000))
-    assert store.find_cached("t", "same", now)["id"] == "job1001"
+    assert store.find_cached("t", "same", now).id == "job1001"
     assert store.find_cached("t", "absent", now) is None
 
 

@@ -5,13 +5,15 @@ so they are the same whichever worker answers."""
 from __future__ import annotations
 
 import os
-import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from ybb_engine.service import ExportService, HistogramRow, JobStatistics, State
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 EXPORT_SECONDS_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -29,57 +31,44 @@ def observe_request(method: str, route: str, status: int, seconds: float, sent: 
     RESPONSE_BYTES.labels(route).inc(sent)
 
 
-def _histogram(name: str, doc: str, buckets: Iterable[float], expression: str, where: str,
-               conn: sqlite3.Connection) -> Metric:
-    """A Prometheus histogram by format, counted by SQLite over the finished jobs."""
-    bounds = list(buckets)
-    counts = ", ".join(f"SUM({expression} <= {b})" for b in bounds)
+def _histogram(name: str, doc: str, bounds: Sequence[float], rows: Sequence[HistogramRow]) -> Metric:
+    """A Prometheus histogram by format, from the store's cumulative counts."""
     family = HistogramMetricFamily(name, doc, labels=["format"])
-    sql = f"SELECT format, COUNT(*), SUM({expression}), {counts} FROM jobs WHERE {where} GROUP BY format"
-    for fmt, total, value_sum, *cumulative in conn.execute(sql):
-        pairs = [(str(float(b)), c or 0) for b, c in zip(bounds, cumulative)] + [("+Inf", total)]
-        family.add_metric([fmt], pairs, value_sum or 0.0)
+    for row in rows:
+        pairs = [(str(float(b)), c) for b, c in zip(bounds, row.cumulative, strict=False)] + [("+Inf", row.count)]
+        family.add_metric([row.format], pairs, row.total)
     return family
 
 
 class JobStoreCollector:
     """Jobs by state and template, queue depth, export duration and speed, bytes written, disk."""
 
-    FINISHED = "rows IS NOT NULL AND started_at IS NOT NULL AND finished_at > started_at"
-
-    def __init__(self, store_path: str, data_dir: str) -> None:
-        self.store_path, self.data_dir = store_path, data_dir
+    def __init__(self, service: ExportService) -> None:
+        self.service = service
 
     def collect(self) -> Iterator[Metric]:
-        conn = sqlite3.connect(self.store_path, timeout=5)
-        try:
-            yield from self._job_metrics(conn)
-        finally:
-            conn.close()
+        yield from self._job_metrics(self.service.statistics(EXPORT_SECONDS_BUCKETS, ROWS_PER_SECOND_BUCKETS))
         yield from self._disk_metrics()
 
-    def _job_metrics(self, conn: sqlite3.Connection) -> Iterator[Metric]:
+    def _job_metrics(self, stats: JobStatistics) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("ybb_jobs", "Jobs in the store, by state and template", labels=["state", "template"])
         queued = 0
-        for state, template, count in conn.execute(
-                "SELECT state, COALESCE(template, 'custom'), COUNT(*) FROM jobs GROUP BY 1, 2"):
+        for state, template, count in stats.by_state_and_template:
             jobs.add_metric([state, template], count)
-            queued += count if state == "queued" else 0
+            queued += count if state == State.QUEUED else 0
         yield jobs
         yield GaugeMetricFamily("ybb_queue_depth", "Jobs queued and not started yet", value=queued)
         yield _histogram("ybb_export_duration_seconds", "From the first task starting to the file written",
-                         EXPORT_SECONDS_BUCKETS, "(finished_at - started_at)", self.FINISHED, conn)
+                         EXPORT_SECONDS_BUCKETS, stats.durations)
         yield _histogram("ybb_export_rows_per_second", "Rows written per second of export time",
-                         ROWS_PER_SECOND_BUCKETS, "(rows / (finished_at - started_at))", self.FINISHED, conn)
-        written, rows = conn.execute(
-            "SELECT COALESCE(SUM(size_bytes), 0), COALESCE(SUM(rows), 0) FROM jobs WHERE size_bytes IS NOT NULL"
-        ).fetchone()
-        yield CounterMetricFamily("ybb_export_bytes_written", "Bytes of export files written", value=written)
-        yield CounterMetricFamily("ybb_export_rows_written", "Rows of export files written", value=rows)
+                         ROWS_PER_SECOND_BUCKETS, stats.speeds)
+        yield CounterMetricFamily("ybb_export_bytes_written", "Bytes of export files written",
+                                  value=stats.bytes_written)
+        yield CounterMetricFamily("ybb_export_rows_written", "Rows of export files written", value=stats.rows_written)
 
     def _disk_metrics(self) -> Iterator[Metric]:
         try:
-            stats = os.statvfs(self.data_dir)
+            stats = os.statvfs(self.service.layout.root)
         except OSError:
             return
         yield GaugeMetricFamily("ybb_data_dir_free_bytes", "Free space for DATA_DIR",
@@ -105,7 +94,7 @@ def _process_collector() -> Any:
     return REGISTRY
 
 
-def render_metrics(store_path: str, data_dir: str) -> tuple[bytes, str]:
+def render_metrics(service: ExportService) -> tuple[bytes, str]:
     """The Prometheus text exposition and its content type."""
-    registry = _Collectors(_process_collector(), JobStoreCollector(store_path, data_dir))
-    return generate_latest(registry), CONTENT_TYPE_LATEST  # type: ignore[arg-type]
+    registry = _Collectors(_process_collector(), JobStoreCollector(service))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,7 +1,7 @@
 """Schemas of the admin endpoints behind the monitoring page (they make the OpenAPI document)."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
@@ -13,7 +13,8 @@ from .logsearch import LEVELS, parse_window
 class Window(fields.String):
     """A duration such as `30m`, `1h` or `2d`, loaded as seconds."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+    # A String on the wire (and in the OpenAPI document), a number of seconds once loaded.
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:  # type: ignore[override]
         try:
             return parse_window(super()._deserialize(value, attr, data, **kwargs))
         except ValueError as exc:
@@ -22,7 +23,7 @@ class Window(fields.String):
 
 class UtcDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(default_timezone=timezone.utc, **kwargs)
+        super().__init__(default_timezone=UTC, **kwargs)
 
 
 class LogQueryArgs(ma.Schema):

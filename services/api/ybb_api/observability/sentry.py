@@ -48,6 +48,7 @@ def init_api_sentry(app: Flask, settings: Settings) -> bool:
     )
     global _processor_added
     if started and not _processor_added:  # the global scope outlives a second create_app (tests)
-        sentry_sdk.get_global_scope().add_event_processor(_tag_event)
+        # sentry-sdk types events as a TypedDict; _tag_event treats them as the plain dicts they are.
+        sentry_sdk.get_global_scope().add_event_processor(_tag_event)  # type: ignore[arg-type]
         _processor_added = True
     return started

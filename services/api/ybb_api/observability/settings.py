@@ -1,13 +1,10 @@
-"""The observability settings: app.config wins (tests), else the environment (docs/observability.md)."""
+"""The observability settings, taken from the app's config (ybb_api.config; docs/observability.md)."""
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Flask
-
-from ..config import env
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_METRICS_NETWORKS = "127.0.0.0/8,::1/128"
@@ -29,19 +26,17 @@ class Settings:
     trusted_proxies: tuple[IpNetwork, ...] | None  # None: any peer ("*")
 
     @classmethod
-    def from_app(cls, app: Flask) -> "Settings":
-        def value(name: str, default: str | None = None) -> Any:
-            return app.config[name] if name in app.config else env(name, default)
-
-        proxies = str(value("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+    def from_app(cls, app: Flask) -> Settings:
+        config = app.config
+        proxies = str(config.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")
         return cls(
-            log_dir=value("LOG_DIR") or None,
-            log_level=str(value("LOG_LEVEL", "info")),
-            sentry_dsn=value("SENTRY_DSN") or None,
-            sentry_environment=str(value("SENTRY_ENVIRONMENT", None) or app.config.get("ENV") or "production"),
-            sentry_traces_sample_rate=float(value("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
-            debug_error_route=str(value("DEBUG_ERROR_ROUTE", "0")).lower() in {"1", "true", "yes", "on"},
-            metrics_networks=_networks(str(value("METRICS_ALLOW_NETWORKS", DEFAULT_METRICS_NETWORKS))),
+            log_dir=config.get("LOG_DIR") or None,
+            log_level=str(config.get("LOG_LEVEL") or "info"),
+            sentry_dsn=config.get("SENTRY_DSN") or None,
+            sentry_environment=str(config.get("SENTRY_ENVIRONMENT") or config.get("ENV") or "production"),
+            sentry_traces_sample_rate=float(config.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
+            debug_error_route=str(config.get("DEBUG_ERROR_ROUTE", False)).lower() in {"1", "true", "yes", "on"},
+            metrics_networks=_networks(str(config.get("METRICS_ALLOW_NETWORKS") or DEFAULT_METRICS_NETWORKS)),
             trusted_proxies=None if proxies.strip() == "*" else _networks(proxies),
         )
 

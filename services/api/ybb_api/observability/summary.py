@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .logsearch import LogQuery, line_time, read_lines
 
@@ -91,7 +92,7 @@ def _jobs(lines: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 
 def summarize(log_dir: str | Path, window_seconds: float, now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     since = now - timedelta(seconds=window_seconds)
     lines = [line for line in read_lines(log_dir, LogQuery(since=since)) if line_time(line) >= since]
     requests = [line for line in lines if line.get("event") == "request"]

@@ -1,19 +1,27 @@
 """Admin endpoints behind the monitoring page (/monitor): logs, stats, status, jobs."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
+from .. import jobs
 from ..auth import SECURITY, require_scope
 from ..blueprint import Blueprint
-from ..cluster import dask_client
 from ..errors import abort
 from ..observability import logsearch, status, summary
-from ..observability.schemas import (JobsOverviewSchema, LogPageSchema, LogQueryArgs, StatsArgs, StatsSchema,
-                                     StatusSchema, StoryArgs, StorySchema)
+from ..observability.schemas import (
+    JobsOverviewSchema,
+    LogPageSchema,
+    LogQueryArgs,
+    StatsArgs,
+    StatsSchema,
+    StatusSchema,
+    StoryArgs,
+    StorySchema,
+)
 from ..observability.settings import settings
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin",
@@ -39,9 +47,10 @@ class Logs(MethodView):
         """Search the recent logs by text, level, request_id, tenant, job and time, newest first"""
         offset, limit = args.pop("offset"), args.pop("limit")
         query = logsearch.LogQuery(text=args.pop("q", None), **args)
-        if not _log_dir():
+        log_dir = _log_dir()
+        if not log_dir:
             return {"items": [], "offset": offset, "limit": limit, "has_more": False, "log_dir": None}
-        return {**logsearch.search(_log_dir(), query, offset, limit), "log_dir": _log_dir()}
+        return {**logsearch.search(log_dir, query, offset, limit), "log_dir": log_dir}
 
 
 @blp.route("/logs/requests/<string:request_id>")
@@ -52,10 +61,11 @@ class RequestStory(MethodView):
     @require_scope("admin")
     def get(self, args: dict, request_id: str):
         """One request's story: its request line, its job, and what the workers logged for it"""
-        since = args.get("since") or datetime.now(timezone.utc) - STORY_LOOKBACK
-        if not _log_dir():
+        since = args.get("since") or datetime.now(UTC) - STORY_LOOKBACK
+        log_dir = _log_dir()
+        if not log_dir:
             return {"request_id": request_id, "job_ids": [], "lines": []}
-        return logsearch.story(_log_dir(), request_id, since)
+        return logsearch.story(log_dir, request_id, since)
 
 
 @blp.route("/stats")
@@ -66,9 +76,10 @@ class Stats(MethodView):
     @require_scope("admin")
     def get(self, args: dict):
         """Summaries of the recent logs: slow requests, error patterns, endpoint usage, a per-minute timeline"""
-        if not _log_dir():
+        log_dir = _log_dir()
+        if not log_dir:
             abort(409, message="LOG_DIR is not set: there are no log files to summarise.", error_code="no_log_dir")
-        return summary.summarize(_log_dir(), args["since"])
+        return summary.summarize(log_dir, args["since"])
 
 
 @blp.route("/status")
@@ -79,7 +90,7 @@ class Status(MethodView):
     def get(self):
         """Service status: API, scheduler, each worker (memory, tasks), storage and disk, version, uptime"""
         config = current_app.config
-        return status.service_status(config["VERSION"], config["DATA_DIR"], dask_client)
+        return status.service_status(config["VERSION"], config["API_STARTED_AT"], jobs.service())
 
 
 @blp.route("/jobs")
@@ -89,7 +100,7 @@ class Jobs(MethodView):
     @require_scope("admin")
     def get(self):
         """Jobs of every tenant: running now with progress, the last 100, recent failures with their error"""
-        return status.jobs_overview(current_app.extensions["ybb_store"].path)
+        return status.jobs_overview(jobs.service())
 
 
 class AnyJsonSchema(ma.Schema):

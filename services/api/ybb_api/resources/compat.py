@@ -14,6 +14,7 @@ from marshmallow import fields, validate
 from werkzeug.exceptions import HTTPException
 
 from ybb_engine.errors import EngineError
+from ybb_engine.service import ExportRequest, State, is_input_error
 
 from .. import compat, jobs
 from ..auth import SECURITY
@@ -104,7 +105,8 @@ def old_http_error(error: HTTPException):
 
 @blp.errorhandler(EngineError)
 def old_engine_error(error: EngineError):
-    return compat.error_envelope(error.status, error.message, error.code, error.errors)
+    body, status = compat.error_envelope(error.status, error.message, error.code, error.errors)
+    return body, status, error.headers
 
 
 def _base_url() -> str:
@@ -125,11 +127,12 @@ class OldExport(MethodView):
         caller = compat.identify("exports:write")
         started = time.time()
         body = compat.new_export_body(export_type, old)
-        job = jobs.create_export(body, caller.key, current_request_id(), None, _base_url())
-        if job["state"] == "failed":
-            status = 400 if job["error_code"] in jobs.INPUT_ERROR_CODES else 500
-            abort(status, message=job["error_message"], error_code=job["error_code"], errors=job["error_detail"])
-        if job["state"] != "succeeded":
+        job = jobs.service().create(ExportRequest(tenant=caller.tenant, body=body, request_id=current_request_id(),
+                                                  webhook_secret=caller.key.webhook_secret, base_url=_base_url()))
+        if job.state is State.FAILED:
+            abort(400 if is_input_error(job) else 500, message=job.error_message, error_code=job.error_code,
+                  errors=job.error_detail)
+        if job.state is not State.SUCCEEDED:
             return compat.processing_envelope(job), 202
         return compat.success_envelope(job, jobs.view(job, _base_url()), _base_url(), old.get("filters"), started)
 
@@ -142,7 +145,7 @@ class OldExportStatus(MethodView):
     def get(self, job_id: str):
         """Old API: the status of an export"""
         caller = compat.identify("exports:read")
-        job = jobs.check_lost(jobs.get_job(job_id, caller.visible_tenant))
+        job = jobs.service().check_lost(jobs.service().get(job_id, caller.visible_tenant))
         return compat.status_envelope(job, jobs.view(job, _base_url()))
 
 
@@ -154,12 +157,8 @@ class OldExportDownload(MethodView):
     def get(self, job_id: str):
         """Old API: download the file of an export"""
         caller = compat.identify("exports:read")
-        job = jobs.get_job(job_id, caller.visible_tenant)
-        if job["state"] == "expired":
-            abort(410, message="Export has expired", error_code="expired")
-        if job["state"] != "succeeded":
-            abort(409, message=f"The export is {job['state']}; there is no file.", error_code="not_ready")
-        return file_response(job)
+        job = jobs.service().get(job_id, caller.visible_tenant)
+        return file_response(jobs.service().file(job, expired_message="Export has expired"))
 
 
 @blp.route("/templates")

@@ -3,6 +3,8 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 
+from ybb_engine.service import ExportRequest, Job, State, is_input_error
+
 from .. import jobs
 from ..auth import SECURITY, authenticate, current_key, require_scope
 from ..blueprint import Blueprint, read_records_body
@@ -12,7 +14,6 @@ from ..request_id import current_request_id
 from ..schemas import BatchSchema, ExportRequestSchema, JobSchema, SignedFileArgsSchema
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="Export jobs and their files")
-ENDED = {"succeeded", "failed", "cancelled", "expired"}
 
 
 def _base_url() -> str:
@@ -24,8 +25,12 @@ def _visible_tenant() -> str | None:
     return None if "admin" in key.scopes else key.tenant
 
 
-def _view(job: dict) -> dict:
+def _view(job: Job) -> dict:
     return jobs.view(job, _base_url())
+
+
+def _own_job(job_id: str) -> Job:
+    return jobs.service().get(job_id, _visible_tenant())
 
 
 @blp.route("")
@@ -36,7 +41,8 @@ class Exports(MethodView):
     @require_scope("exports:read")
     def get(self, pagination_parameters):
         """List your exports, newest first (admin keys: every tenant's)"""
-        rows, total = jobs.list_jobs(_visible_tenant(), pagination_parameters.page, pagination_parameters.page_size)
+        rows, total = jobs.service().list(_visible_tenant(), pagination_parameters.page,
+                                          pagination_parameters.page_size)
         pagination_parameters.item_count = total
         return [_view(job) for job in rows]
 
@@ -49,13 +55,16 @@ class Exports(MethodView):
     @require_scope("exports:write")
     def post(self, body: dict):
         """Create an export from JSON records"""
-        idempotency_key = request.headers.get("Idempotency-Key", "")[:200] or None
-        job = jobs.create_export(body, current_key(), current_request_id(), idempotency_key, _base_url())
-        if job["state"] == "failed":  # a synchronous export that failed answers as an error
-            status = 422 if job["error_code"] in jobs.INPUT_ERROR_CODES else 500
-            abort(status, message=job["error_message"], error_code=job["error_code"], errors=job["error_detail"])
+        key = current_key()
+        job = jobs.service().create(ExportRequest(
+            tenant=key.tenant, body=body, request_id=current_request_id(),
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:200] or None,
+            webhook_secret=key.webhook_secret, base_url=_base_url()))
+        if job.state is State.FAILED:  # a synchronous export that failed answers as an error
+            abort(422 if is_input_error(job) else 500, message=job.error_message, error_code=job.error_code,
+                  errors=job.error_detail)
         view = _view(job)
-        status = 201 if job["state"] in {"succeeded", "awaiting_records"} else 202
+        status = 201 if job.state in {State.SUCCEEDED, State.AWAITING_RECORDS} else 202
         return view, status, {"Location": view["links"]["self"]}
 
 
@@ -66,8 +75,8 @@ class Export(MethodView):
     @require_scope("exports:read")
     def get(self, job_id: str):
         """Status of one export: state, progress, rows, file size, error, download link"""
-        job = jobs.check_lost(jobs.get_job(job_id, _visible_tenant()))
-        headers = {} if job["state"] in ENDED else {"Retry-After": "1"}
+        job = jobs.service().check_lost(_own_job(job_id))
+        headers = {} if job.ended else {"Retry-After": "1"}
         return _view(job), 200, headers
 
     @blp.doc(security=SECURITY)
@@ -75,7 +84,7 @@ class Export(MethodView):
     @require_scope("exports:write")
     def delete(self, job_id: str):
         """Cancel an export that has not ended and remove its files"""
-        return _view(jobs.cancel(jobs.get_job(job_id, _visible_tenant())))
+        return _view(jobs.service().cancel(_own_job(job_id)))
 
 
 @blp.route("/<string:job_id>/records")
@@ -87,8 +96,8 @@ class ExportRecords(MethodView):
     @require_scope("exports:write")
     def post(self, job_id: str):
         """Append a batch of records to an upload job (a JSON array or NDJSON)"""
-        job = jobs.get_job(job_id, _visible_tenant())
-        return jobs.append_records(job, read_records_body(request))
+        job = _own_job(job_id)
+        return jobs.service().append(job, read_records_body(request))
 
 
 @blp.route("/<string:job_id>/commit")
@@ -98,7 +107,7 @@ class ExportCommit(MethodView):
     @require_scope("exports:write")
     def post(self, job_id: str):
         """Start an upload job once every batch has been sent"""
-        job = jobs.commit(jobs.get_job(job_id, _visible_tenant()), current_key(), _base_url())
+        job = jobs.service().commit(_own_job(job_id), current_key().webhook_secret, _base_url())
         view = _view(job)
         return view, 202, {"Location": view["links"]["self"]}
 
@@ -114,9 +123,5 @@ class ExportFile(MethodView):
             job = jobs.get_signed_job(job_id, expires or "", signature)
         else:
             authenticate("exports:read")
-            job = jobs.get_job(job_id, _visible_tenant())
-        if job["state"] == "expired":
-            abort(410, message="This export has expired.", error_code="expired")
-        if job["state"] != "succeeded":
-            abort(409, message=f"The export is {job['state']}; there is no file.", error_code="not_ready")
-        return file_response(job)
+            job = _own_job(job_id)
+        return file_response(jobs.service().file(job))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request, send_from_directory
 
+from .. import jobs
 from ..auth import require_scope
 from ..observability.metrics import render_metrics
 from ..observability.settings import address_in, settings
@@ -46,5 +47,5 @@ def metrics() -> Response:
     """Prometheus text format: from METRICS_ALLOW_NETWORKS directly, or with an admin API key."""
     if not _from_local_network():
         require_scope("admin")(lambda: None)()
-    body, content_type = render_metrics(current_app.extensions["ybb_store"].path, current_app.config["DATA_DIR"])
+    body, content_type = render_metrics(jobs.service())
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

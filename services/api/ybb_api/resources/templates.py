@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 
+from .. import jobs
 from ..auth import SECURITY, require_scope
 from ..blueprint import Blueprint
 from ..schemas import TemplateSchema
@@ -17,7 +17,7 @@ class Templates(MethodView):
     @require_scope("exports:read")
     def get(self):
         """List every stock template with its columns"""
-        return [t.to_dict() for t in current_app.extensions["ybb_templates"].all()]
+        return [t.to_dict() for t in jobs.service().templates.all()]
 
 
 @blp.route("/<string:type_>/<string:name>")
@@ -27,4 +27,4 @@ class TemplateByName(MethodView):
     @require_scope("exports:read")
     def get(self, type_: str, name: str):
         """One template, e.g. participants/standard"""
-        return current_app.extensions["ybb_templates"].get(type_, name).to_dict()
+        return jobs.service().templates.get(type_, name).to_dict()

@@ -1,0 +1,342 @@
+"""The engine's front door: the one object the web layer calls to create, feed, commit,
+cancel, look up, list and expire exports, and to find lost ones.
+
+    service = ExportService.from_settings(EngineSettings())
+    job = service.create(ExportRequest(tenant="acme", body={...}))
+
+It owns the export lifecycle (lifecycle.py): every state change goes through
+`lifecycle.move`, which logs it. Errors are `EngineError`s carrying their HTTP status, code
+and message, which the web layer answers in its error shape. The web layer never sees a
+Dask key, a data-folder path or a job-store column: only `Job`s and `ExportFile`s.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from distributed import Future
+
+from . import pipeline
+from .cluster import Cluster, ClusterUnavailable
+from .errors import EngineError
+from .fileformats import content_type, sanitize_filename
+from .jobstore import DuplicateJob, HistogramRow, JobStatistics, JobStore, open_store
+from .jobview import iso, job_view
+from .layout import DataLayout
+from .lifecycle import ACTIVE, ENDED, Job, State, move
+from .partitions import PartitionFile, list_partitions, write_partitions
+from .settings import EngineSettings
+from .spec import build_spec
+from .tasks import JobRef, Notification, mark_failed
+from .telemetry import job_transition
+from .templates import TemplateRegistry, load_templates
+from .webhooks import check_callback_url
+
+__all__ = ["ClusterUnavailable", "EngineSettings", "ExportFile", "ExportRequest", "ExportService", "Job",
+           "HistogramRow", "JobStatistics", "State", "iso", "job_view"]
+
+SPEC_KEYS = ("template", "columns", "format", "filters", "sort", "select", "rename", "order", "dedupe", "options")
+SAMPLE_ROWS = 200
+INPUT_ERROR_CODES = frozenset({"invalid_records", "cell_overflow"})  # the request's fault
+RECENT_JOBS = 100
+RECENT_FAILURES = 20
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated create request (the API's ExportRequestSchema) and who sent it."""
+
+    tenant: str
+    body: Mapping[str, Any]
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    webhook_secret: str = ""
+    base_url: str = ""      # for the links in webhook payloads
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export's file, for a download."""
+
+    path: Path
+    relative_path: str      # under DATA_DIR, for Nginx's internal location
+    filename: str
+    content_type: str
+
+
+class ExportService:
+    def __init__(self, settings: EngineSettings, templates: TemplateRegistry, store: JobStore,
+                 layout: DataLayout, cluster: Cluster) -> None:
+        self.settings = settings
+        self.templates = templates
+        self.store = store
+        self.layout = layout
+        self.cluster = cluster
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> ExportService:
+        layout = DataLayout(settings.DATA_DIR)
+        layout.root.mkdir(parents=True, exist_ok=True)
+        return cls(settings, load_templates(), open_store(str(layout.sqlite_path)), layout,
+                   Cluster(settings.DASK_SCHEDULER_ADDRESS, settings.DASK_CONNECT_TIMEOUT))
+
+    # -- looking up --------------------------------------------------------------------------
+
+    def get(self, job_id: str, tenant: str | None = None) -> Job:
+        """The job, if `tenant` may see it (None: any tenant). Others get 404, so ids can't be probed."""
+        job = self.store.get(job_id)
+        if job is None or (tenant is not None and job.tenant != tenant):
+            raise EngineError("not_found", "No such export.", status=404)
+        return job
+
+    def list(self, tenant: str | None, page: int, page_size: int) -> tuple[list[Job], int]:
+        return self.store.list(tenant, page_size, (page - 1) * page_size)
+
+    def file(self, job: Job, expired_message: str = "This export has expired.") -> ExportFile:
+        """The file of a succeeded export; 410 once expired, 409 before it exists."""
+        if job.state is State.EXPIRED:
+            raise EngineError("expired", expired_message, status=410)
+        if job.state is not State.SUCCEEDED:
+            raise EngineError("not_ready", f"The export is {job.state}; there is no file.", status=409)
+        path = self.layout.file_path(job.id, job.filename)
+        return ExportFile(path, self.layout.relative(path), job.filename, content_type(job.format))
+
+    # -- creating ----------------------------------------------------------------------------
+
+    def create(self, request: ExportRequest) -> Job:
+        """Validate and submit (or open for batched upload); wait when the export should be synchronous."""
+        body = request.body
+        if request.idempotency_key and (existing := self.store.find_idempotent(request.tenant,
+                                                                                request.idempotency_key)):
+            return existing
+        upload = bool(body.get("upload"))
+        records: list[dict[str, Any]] = list(body.get("records") or [])
+        _check_upload(body, upload)
+        spec = build_spec({k: body[k] for k in SPEC_KEYS if k in body}, self.templates, records[:SAMPLE_ROWS])
+        if body.get("callback_url"):
+            check_callback_url(body["callback_url"], self.settings.WEBHOOK_ALLOWLIST)
+        cache_key = None if upload else _cache_key(request.tenant, spec.to_dict(), body, records)
+        if cache_key and self.settings.RESULT_CACHE and (cached := self._cached(request.tenant, cache_key)):
+            return cached
+        inline = self._runs_inline(body, len(records))
+        client = None if upload or inline else self._client()
+
+        now = time.time()
+        default_name = (body.get("template") or "export").replace("/", "-")
+        job = Job(id=uuid.uuid4().hex, tenant=request.tenant,
+                  state=State.AWAITING_RECORDS if upload else State.QUEUED,
+                  template=body.get("template"), format=spec.format,
+                  filename=sanitize_filename(body.get("filename"), spec.format, default=default_name),
+                  spec=spec.to_dict(), request_id=request.request_id, idempotency_key=request.idempotency_key,
+                  rows_total=len(records), created_at=now,
+                  expires_at=now + 3600 * self.settings.RETENTION_HOURS,
+                  expected_rows=body.get("expected_rows"), callback_url=body.get("callback_url"),
+                  cache_key=cache_key)
+        try:
+            partitions = write_partitions(records, self.layout.input_dir(job.id), self.settings.PARTITION_ROWS)
+            job.partitions = len(partitions)
+            job = self.store.create(job)
+        except DuplicateJob:  # a concurrent retry with the same Idempotency-Key won
+            self.layout.remove_job(job.id)
+            return self.store.find_idempotent(request.tenant, request.idempotency_key or "")  # type: ignore[return-value]
+        except BaseException:
+            self.layout.remove_job(job.id)  # no job folder without its job row
+            raise
+        job_transition(job, job.state.value)
+        if upload:
+            return job
+        if inline:
+            pipeline.run_inline(self._ref(job), partitions)
+            return self.get(job.id)
+        final = self._submit(client, job, partitions, request.webhook_secret, request.base_url)
+        if self._wants_sync(body, len(records)):
+            self._wait(final, job.id)
+        return self.get(job.id)
+
+    def append(self, job: Job, records: Sequence[Mapping[str, Any]]) -> Job:
+        """Store one uploaded batch as partitions, after those of earlier batches."""
+        rows_per_partition = self.settings.PARTITION_ROWS
+        partitions = -(-len(records) // rows_per_partition)
+        claimed = self.store.reserve_batch(job.id, len(records), partitions)
+        if claimed is None:
+            raise EngineError("not_accepting_records", f"The export is {job.state}; it takes no more records.",
+                              status=409)
+        first_index, offset = claimed
+        write_partitions(records, self.layout.input_dir(job.id), rows_per_partition, first_index, offset)
+        return self.get(job.id)
+
+    def commit(self, job: Job, webhook_secret: str = "", base_url: str = "") -> Job:
+        """Start an upload job once every batch has arrived."""
+        if job.state is not State.AWAITING_RECORDS:
+            raise EngineError("not_accepting_records",
+                              f"The export is {job.state}; only an upload awaiting records can be committed.",
+                              status=409)
+        if job.expected_rows is not None and job.expected_rows != job.rows_total:
+            raise EngineError("row_count_mismatch", f"Expected {job.expected_rows} rows, received {job.rows_total}.",
+                              errors={"expected_rows": job.expected_rows, "received_rows": job.rows_total})
+        client = self._client()
+        queued = move(self.store, job.id, State.QUEUED)
+        if queued is None:
+            raise EngineError("not_accepting_records", "The export was committed or cancelled meanwhile.",
+                              status=409)
+        self._submit(client, queued, list_partitions(self.layout.input_dir(job.id)), webhook_secret, base_url)
+        return self.get(job.id)
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def cancel(self, job: Job) -> Job:
+        """Cancel an export that has not ended, and remove its files."""
+        if job.ended:
+            raise EngineError("already_finished", f"The export has already ended ({job.state}).", status=409)
+        if move(self.store, job.id, State.CANCELLED) is None:
+            # It ended meanwhile (e.g. succeeded between our read and the move): keep its file.
+            ended = self.get(job.id)
+            raise EngineError("already_finished", f"The export has already ended ({ended.state}).", status=409)
+        if job.state is not State.AWAITING_RECORDS:
+            pipeline.cancel_export(self._client(), job.id, job.partitions)
+        self.layout.remove_job(job.id)
+        return self.get(job.id)
+
+    def check_lost(self, job: Job) -> Job:
+        """A queued or running job whose tasks the scheduler no longer has is failed, not left running."""
+        if job.state not in ACTIVE or time.time() - job.created_at < self.settings.LOST_JOB_GRACE:
+            return job
+        try:
+            state = pipeline.final_task_state(self.cluster.client(), job.id)
+        except (ClusterUnavailable, OSError, TimeoutError):
+            return job  # the scheduler is down: readiness reports it; decide when it is back
+        if state in (None, "erred", "forgotten"):
+            code = "scheduler_lost" if state is None else "export_failed"
+            mark_failed(self.store, job.id, code,
+                        "The cluster lost this export's tasks (scheduler restart or repeated worker loss).")
+            return self.get(job.id)
+        return job
+
+    def sweep(self, now: float | None = None) -> dict[str, int]:
+        """Retention: delete expired jobs' files and mark them expired; fail lost jobs."""
+        now = time.time() if now is None else now
+        expired = 0
+        for job in self.store.expired(now):
+            self.layout.remove_job(job.id)
+            expired += move(self.store, job.id, State.EXPIRED) is not None
+        lost = sum(self.check_lost(job).state is State.FAILED for job in self.store.unfinished())
+        return {"expired": expired, "lost": lost}
+
+    # -- monitoring ----------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        """Running now, the last 100, the recent failures with their error, and counts by state."""
+        return {"running": self.store.recent([State.QUEUED, State.RUNNING, State.AWAITING_RECORDS], RECENT_JOBS),
+                "recent": self.store.recent(None, RECENT_JOBS),
+                "failures": self.store.recent([State.FAILED], RECENT_FAILURES),
+                "counts": self.store.count_by_state()}
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Whether exports can run now: the scheduler answers with enough workers, storage is writable."""
+        return {"cluster": self._cluster_check(), "storage": self._storage_check()}
+
+    def _cluster_check(self) -> dict[str, Any]:
+        try:
+            workers = self.cluster.scheduler()["workers"]
+        except ClusterUnavailable as exc:
+            return {"ok": False, "detail": f"scheduler unreachable: {exc}"}
+        minimum = self.settings.READY_MIN_WORKERS
+        return {"ok": workers >= minimum, "workers": workers, "min_workers": minimum}
+
+    def _storage_check(self) -> dict[str, Any]:
+        directory = self.layout.root
+        probe = directory / f".ready-{uuid.uuid4().hex}"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            return {"ok": False, "detail": f"{directory} is not writable: {exc.strerror}"}
+        stats = os.statvfs(directory)
+        return {"ok": True, "free_bytes": stats.f_bavail * stats.f_frsize}
+
+    def statistics(self, duration_bounds: Sequence[float], speed_bounds: Sequence[float]) -> JobStatistics:
+        return self.store.statistics(duration_bounds, speed_bounds)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _ref(self, job: Job) -> JobRef:
+        return JobRef(job.id, self.store.location, str(self.layout.root), job.spec, job.filename)
+
+    def _cached(self, tenant: str, cache_key: str) -> Job | None:
+        cached = self.store.find_cached(tenant, cache_key, time.time())
+        if cached is not None and self.layout.file_path(cached.id, cached.filename).exists():
+            return cached
+        return None
+
+    def _client(self) -> Any:
+        try:
+            return self.cluster.client()
+        except ClusterUnavailable as exc:
+            raise EngineError("cluster_unavailable", "The export cluster is unavailable; retry later.",
+                              status=503, headers={"Retry-After": "30"}) from exc
+
+    def _submit(self, client: Any, job: Job, partitions: Sequence[PartitionFile], webhook_secret: str,
+                base_url: str) -> Future:
+        notification = None
+        if job.callback_url:
+            settings = self.settings
+            notification = Notification(job.callback_url, webhook_secret, base_url,
+                                        tuple(settings.WEBHOOK_ALLOWLIST), settings.WEBHOOK_ATTEMPTS,
+                                        settings.WEBHOOK_BACKOFF)
+        return pipeline.submit_export(client, self._ref(job), partitions, notification)
+
+    def _runs_inline(self, body: Mapping[str, Any], rows: int) -> bool:
+        """Small synchronous exports run in this thread with the same steps as on the cluster,
+        so that a PHP page never waits behind a big export in the cluster's queue. A webhook
+        needs the cluster (its delivery retries must not hold a web worker)."""
+        return (not body.get("upload") and not body.get("callback_url") and body.get("mode", "auto") != "async"
+                and rows <= self.settings.INLINE_MAX_ROWS)
+
+    def _wants_sync(self, body: Mapping[str, Any], rows: int) -> bool:
+        mode = body.get("mode", "auto")
+        return mode == "sync" or (mode == "auto" and rows <= self.settings.SYNC_MAX_ROWS)
+
+    def _wait(self, final: Future, job_id: str) -> None:
+        try:
+            final.result(timeout=self.settings.SYNC_TIMEOUT)
+        except TimeoutError:
+            pass  # still running: the caller gets 202 and polls
+        except Exception as exc:  # noqa: BLE001  the cluster lost the task (e.g. KilledWorker)
+            mark_failed(self.store, job_id, "export_failed",
+                        f"The cluster could not run the export: {type(exc).__name__}")
+
+
+def is_input_error(job: Job) -> bool:
+    """A failed job whose cause is the request's content (422), not the service (500)."""
+    return job.error_code in INPUT_ERROR_CODES
+
+
+def _check_upload(body: Mapping[str, Any], upload: bool) -> None:
+    if upload and body.get("records"):
+        raise EngineError("validation_error", "An upload job takes its records through /records, not in the "
+                          "create request.", errors={"json": {"records": ["Must be empty with upload: true."]}})
+    if upload and not (body.get("template") or body.get("columns")):
+        raise EngineError("validation_error", "An upload job needs a template or columns: they cannot be "
+                          "inferred from records that have not arrived.")
+
+
+def _cache_key(tenant: str, spec: dict[str, Any], body: Mapping[str, Any], records: list[Any]) -> str:
+    digest = hashlib.sha256(orjson.dumps([tenant, spec, body.get("filename"), body.get("callback_url")],
+                                         option=orjson.OPT_SORT_KEYS))
+    try:
+        digest.update(orjson.dumps(records, default=str))
+    except TypeError:  # lone surrogates, which orjson refuses and the stdlib escapes
+        digest.update(json.dumps(records, default=str).encode())
+    return digest.hexdigest()
+
+
+__all__ += ["ENDED", "is_input_error"]

@@ -1,0 +1,73 @@
+"""The engine's settings, read once from the environment (12-factor; docs/configuration.md).
+
+`EngineSettings` is what the export engine, the Dask workers and the sweeper need. The
+web layer's `Config` extends it with the web-only settings, and Gunicorn's
+configuration and the worker preload read theirs from here too, so that every variable
+is read in one place. Attributes are upper case: Flask copies them into `app.config`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VERSION = "1.0.0"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """A value from NAME, or from the file named by NAME_FILE (Docker/systemd secrets)."""
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        return Path(file_name).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)) or default)
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env(name, str(default)) or default)
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in (env(name, "") or "").split(",") if item.strip()]
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return (env(name, "1" if default else "0") or "").lower() in {"1", "true", "yes", "on"}
+
+
+class EngineSettings:
+    """Every engine setting. Read when instantiated; tests pass overrides as keywords."""
+
+    VERSION = VERSION
+
+    def __init__(self, **overrides: object) -> None:
+        self.ENV = env("YBB_ENV", "production") or "production"
+        self.DATA_DIR = env("DATA_DIR", "var/data") or "var/data"
+        self.DASK_SCHEDULER_ADDRESS = env("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:8786")
+        self.DASK_CONNECT_TIMEOUT = env_int("DASK_CONNECT_TIMEOUT", 10)
+        self.READY_MIN_WORKERS = env_int("READY_MIN_WORKERS", 1)
+        self.PARTITION_ROWS = env_int("PARTITION_ROWS", 5_000)
+        self.SYNC_MAX_ROWS = env_int("SYNC_MAX_ROWS", 5_000)
+        self.INLINE_MAX_ROWS = env_int("INLINE_MAX_ROWS", 1_000)
+        self.SYNC_TIMEOUT = env_int("SYNC_TIMEOUT", 120)
+        self.RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
+        self.RESULT_CACHE = env_bool("RESULT_CACHE", True)
+        self.LOST_JOB_GRACE = env_int("LOST_JOB_GRACE", 30)
+        self.WEBHOOK_ALLOWLIST = env_list("WEBHOOK_ALLOWLIST")
+        self.WEBHOOK_ATTEMPTS = env_int("WEBHOOK_ATTEMPTS", 4)
+        self.WEBHOOK_BACKOFF = env_float("WEBHOOK_BACKOFF", 2.0)
+        self.LOG_LEVEL = (env("LOG_LEVEL", "info") or "info").lower()
+        self.LOG_DIR = env("LOG_DIR") or None
+        self.SENTRY_DSN = env("SENTRY_DSN") or None
+        self.SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT") or None  # None: ENV
+        self.SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0)
+        self.SENTRY_RELEASE = env("SENTRY_RELEASE") or VERSION
+        self.WORKER_NICE = env_int("WORKER_NICE", 10)
+        for name, value in overrides.items():
+            setattr(self, name, value)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.DATA_DIR)
