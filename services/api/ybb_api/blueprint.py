@@ -44,6 +44,8 @@ def read_records_body(request: flask.Request) -> list[dict]:
                   error_code="unsupported_media_type")
     except json.JSONDecodeError as exc:
         abort(400, message=f"The body is not valid JSON: {exc.msg} (line {exc.lineno}).", error_code="invalid_json")
+    except UnicodeDecodeError as exc:
+        abort(400, message=f"The body is not UTF-8 (byte {exc.start}).", error_code="invalid_json")
     if not isinstance(records, list):
         abort(422, message="The body must be an array of record objects.", error_code="validation_error")
     for index, record in enumerate(records):

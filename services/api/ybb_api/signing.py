@@ -22,4 +22,6 @@ def verify(job_id: str, expires: str, given: str, secrets: Sequence[str], now: f
         return False
     if expires_at < (now or time.time()):
         return False
-    return any(hmac.compare_digest(sign(job_id, expires_at, secret), given) for secret in secrets if secret)
+    # Bytes: compare_digest refuses str with non-ASCII characters (a forged link is a 403, not a 500).
+    offered = given.encode("utf-8", "surrogatepass")
+    return any(hmac.compare_digest(sign(job_id, expires_at, secret).encode(), offered) for secret in secrets if secret)

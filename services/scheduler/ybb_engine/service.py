@@ -48,6 +48,7 @@ SAMPLE_ROWS = 200
 INPUT_ERROR_CODES = frozenset({"invalid_records", "cell_overflow"})  # the request's fault
 RECENT_JOBS = 100
 RECENT_FAILURES = 20
+MAX_LIST_OFFSET = 10**9
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,11 @@ class ExportService:
         return job
 
     def list(self, tenant: str | None, page: int, page_size: int) -> tuple[list[Job], int]:
-        return self.store.list(tenant, page_size, (page - 1) * page_size)
+        offset = (page - 1) * page_size
+        if offset > MAX_LIST_OFFSET:  # past any real job; also past what the store's integers hold
+            raise EngineError("validation_error", "The page number is too large.",
+                              errors={"query": {"page": [f"Must be at most {MAX_LIST_OFFSET // page_size + 1}."]}})
+        return self.store.list(tenant, page_size, offset)
 
     def file(self, job: Job, expired_message: str = "This export has expired.") -> ExportFile:
         """The file of a succeeded export; 410 once expired, 409 before it exists."""

@@ -81,3 +81,10 @@ def test_invalid_request_id_is_replaced(client) -> None:
     response = client.get("/health", headers={"X-Request-Id": "bad id with spaces"})
     assert response.headers["X-Request-Id"] != "bad id with spaces"
     assert len(response.headers["X-Request-Id"]) == 32
+
+
+@pytest.mark.parametrize("path", ["/api/v1/exports", "/api/ybb/export/participants"])
+def test_a_body_that_is_not_utf8_is_a_400(client, keys, path: str) -> None:
+    response = client.post(path, data=b'{"records": [{"n": "\xff"}]}',
+                           headers={"X-API-Key": keys.a, "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json["code"] == "invalid_json", response.json

@@ -4,6 +4,7 @@ from __future__ import annotations
 from jobfactory import make_job
 
 import time
+import pytest
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -88,3 +89,17 @@ def test_job_lost_by_the_scheduler_is_failed(client, keys, app) -> None:
                                                         created_at=time.time() - 3600))
     job = client.get("/api/v1/exports/ghost1", headers={"X-API-Key": keys.a}).json
     assert job["state"] == "failed" and job["error"]["code"] == "scheduler_lost"
+
+
+def test_a_non_ascii_signature_is_403_not_500(client, keys) -> None:
+    job = _export(client, keys.a)
+    query = parse_qs(urlsplit(job["download_url"]).query)
+    forged = f"/api/v1/exports/{job['id']}/file?expires={query['expires'][0]}&signature=%C3%A9%C3%A9"
+    response = client.get(forged)
+    assert response.status_code == 403 and response.json["code"] == "invalid_signature"
+
+
+@pytest.mark.parametrize("page", ["1" * 25, "0", "-3"])
+def test_an_absurd_page_number_is_a_4xx(client, keys, page: str) -> None:
+    response = client.get(f"/api/v1/exports?page={page}", headers={"X-API-Key": keys.a})
+    assert 400 <= response.status_code < 500 and response.json["request_id"], response.json

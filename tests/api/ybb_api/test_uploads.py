@@ -83,3 +83,12 @@ def test_cancel_an_upload_removes_its_files(client, keys, app) -> None:
     cancelled = client.delete(f"/api/v1/exports/{job_id}", headers=headers)
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
     assert not directory.exists()
+
+
+def test_a_batch_that_is_not_utf8_is_a_400(client, keys) -> None:
+    job = client.post("/api/v1/exports", json={"columns": [{"field": "n", "type": "string"}], "upload": True},
+                      headers={"X-API-Key": keys.a}).json
+    for content_type in ("application/json", "application/x-ndjson"):
+        response = client.post(f"/api/v1/exports/{job['id']}/records", data=b'[{"n": "\xff\xfe"}]',
+                               headers={"X-API-Key": keys.a, "Content-Type": content_type})
+        assert response.status_code == 400 and response.json["code"] == "invalid_json", response.json
