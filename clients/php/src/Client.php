@@ -37,10 +37,12 @@ use YbbExport\Http\Response;
  *   max_batch_bytes   bytes per batch, under the service's 100 MB body limit (default 32 MiB)
  *   user_agent        User-Agent header
  */
-class Client
+class Client implements ClientInterface
 {
     public const VERSION = '1.0.0';
     private const ENDED = ['succeeded', 'failed', 'cancelled', 'expired'];
+    /** The service keeps at most this many characters of an Idempotency-Key. */
+    public const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
     private const JSON_FLAGS = JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION
         | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR;
 
@@ -159,7 +161,9 @@ class Client
      * A failed synchronous export throws (ValidationException with the rows for invalid_records).
      *
      * An Idempotency-Key is generated (or taken from $options['idempotency_key']) so that the
-     * client's retries never start a second export.
+     * client's retries never start a second export. Give your own key (e.g. "participants-" . $rowId)
+     * to make a retry by your code safe too: the same key answers the same job, and the same key
+     * with a different request throws ValidationException (422, idempotency_key_reused).
      *
      * @param array<int, array<string, mixed>|object> $records
      * @param array<string, mixed> $options request fields, see export()
@@ -167,7 +171,7 @@ class Client
      */
     public function submit(string $template, array $records, array $options = []): array
     {
-        $idempotencyKey = (string) ($options['idempotency_key'] ?? bin2hex(random_bytes(16)));
+        $idempotencyKey = self::idempotencyKey($options);
         unset($options['idempotency_key'], $options['path'], $options['batch_size']);
         $body = $this->exportBody($template, $options);
         $body['records'] = self::recordList($records);
@@ -185,7 +189,9 @@ class Client
      * wait() for it, then download(). On any error the upload job is cancelled.
      *
      * $options: request fields (format, filename, columns, filters, sort, ..., callback_url), and
-     * expected_rows: the commit fails with row_count_mismatch (422) unless exactly this many arrived.
+     * expected_rows: the commit fails with row_count_mismatch (422) unless exactly this many arrived;
+     * idempotency_key: when an upload with this key (and the same options) was already committed,
+     * that job is returned at once and no record is sent again.
      *
      * @param iterable<array<string, mixed>|object> $records
      * @param array<string, mixed> $options
@@ -200,6 +206,11 @@ class Client
         unset($options['max_batch_bytes'], $options['path'], $options['batch_size'], $options['mode']);
         $job = $this->createUpload($template, $options);
         $id = (string) $job['id'];
+        if (($job['state'] ?? '') !== 'awaiting_records') {
+            // An earlier call with the same idempotency_key committed this upload: a retry (of a
+            // queue job, say) gets that export back, without sending the records again.
+            return $job;
+        }
         try {
             $batch = '';
             $rows = 0;
@@ -237,7 +248,7 @@ class Client
      */
     public function createUpload(string $template, array $options = []): array
     {
-        $idempotencyKey = (string) ($options['idempotency_key'] ?? bin2hex(random_bytes(16)));
+        $idempotencyKey = self::idempotencyKey($options);
         unset($options['idempotency_key']);
         $body = $this->exportBody($template, $options);
         $body['upload'] = true;
@@ -452,6 +463,9 @@ class Client
         if (isset($spec['content_type'])) {
             $headers[] = 'Content-Type: ' . $spec['content_type'];
         }
+        foreach ((array) ($spec['headers'] ?? []) as $header) {
+            $headers[] = self::checkHeader((string) $header);
+        }
         $responseHeaders = [];
         $options = [
             CURLOPT_URL => $url,
@@ -575,6 +589,41 @@ class Client
             ),
             default => new TransportException("Request failed: $where ($error)", 0, 'curl_error_' . $errno, [], $requestId),
         };
+    }
+
+    /**
+     * The Idempotency-Key of a create request: $options['idempotency_key'], or a random one (so
+     * that the client's own retries of the request never start a second export).
+     *
+     * @param array<string, mixed> $options
+     */
+    private static function idempotencyKey(array $options): string
+    {
+        $key = $options['idempotency_key'] ?? null;
+        if ($key === null) {
+            return bin2hex(random_bytes(16));
+        }
+        if (is_int($key)) {
+            $key = (string) $key;  // e.g. a row id
+        }
+        $valid = is_string($key) && strlen($key) <= self::MAX_IDEMPOTENCY_KEY_LENGTH
+            && preg_match('/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/', $key) === 1;
+        if (!$valid) {
+            throw new \InvalidArgumentException(sprintf(
+                'idempotency_key must be 1 to %d printable ASCII characters, without leading or trailing spaces',
+                self::MAX_IDEMPOTENCY_KEY_LENGTH,
+            ));
+        }
+        return $key;
+    }
+
+    /** A "Name: value" request header, refused when it could smuggle in another header. */
+    private static function checkHeader(string $header): string
+    {
+        if (!preg_match('/^[A-Za-z0-9!#$%&\'*+.^_`|~-]+:/', $header) || preg_match('/[\r\n\0]/', $header)) {
+            throw new \InvalidArgumentException('Not a valid request header line: ' . json_encode($header));
+        }
+        return $header;
     }
 
     private function handle(): \CurlHandle

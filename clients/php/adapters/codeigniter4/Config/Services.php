@@ -3,18 +3,26 @@ declare(strict_types=1);
 
 namespace Config;
 
+use App\Libraries\ExportTracker;
+use App\Models\ExportModel;
 use CodeIgniter\Config\BaseService;
 use YbbExport\Client;
+use YbbExport\ClientInterface;
 
 /**
- * Add the ybbExport() method to your app/Config/Services.php (keep your other methods):
+ * Add these methods to your app/Config/Services.php (keep your other methods):
  *
- *     $client = service('ybbExport');          // shared instance
- *     $client = \Config\Services::ybbExport(false);  // a new one
+ *     $client = service('ybbExport');                 // shared instance
+ *     $client = \Config\Services::ybbExport(false);   // a new one
+ *
+ * In tests, put a fake in its place (CodeIgniter's mock services):
+ *
+ *     $fake = new \YbbExport\Testing\FakeClient();
+ *     \Config\Services::injectMock('ybbExport', $fake);
  */
 class Services extends BaseService
 {
-    public static function ybbExport(bool $getShared = true): Client
+    public static function ybbExport(bool $getShared = true): ClientInterface
     {
         if ($getShared) {
             return static::getSharedInstance('ybbExport');
@@ -28,5 +36,14 @@ class Services extends BaseService
             'timeout' => $config->timeout,
             'max_retries' => $config->maxRetries,
         ]);
+    }
+
+    /** The non-blocking export flow of Libraries/ExportTracker.php, on the ybbExport client. */
+    public static function exportTracker(bool $getShared = true): ExportTracker
+    {
+        if ($getShared) {
+            return static::getSharedInstance('exportTracker');
+        }
+        return new ExportTracker(service('ybbExport'), model(ExportModel::class), WRITEPATH . 'exports');
     }
 }

@@ -6,10 +6,15 @@ namespace YbbExport\Laravel;
 use Illuminate\Contracts\Foundation\Application;
 use Illuminate\Support\ServiceProvider;
 use YbbExport\Client;
+use YbbExport\ClientInterface;
 
 /**
- * Registers YbbExport\Client as a singleton (also as "ybb-export", for the facade), configured
- * from config/ybb-export.php. Auto-discovered when installed with Composer (see README).
+ * Registers the export client as a singleton under YbbExport\ClientInterface (type-hint that in
+ * controllers and jobs), also reachable as YbbExport\Client and "ybb-export" (the facade),
+ * configured from config/ybb-export.php. Auto-discovered when installed with Composer (see README).
+ *
+ * In tests, YbbExport::fake() (or $this->app->instance(ClientInterface::class, new FakeClient()))
+ * puts a YbbExport\Testing\FakeClient in its place.
  */
 class YbbExportServiceProvider extends ServiceProvider
 {
@@ -17,17 +22,11 @@ class YbbExportServiceProvider extends ServiceProvider
     {
         $this->mergeConfigFrom(__DIR__ . '/../config/ybb-export.php', 'ybb-export');
 
-        $this->app->singleton(Client::class, static function (Application $app): Client {
-            $config = $app['config']->get('ybb-export');
-            return new Client([
-                'base_url' => $config['base_url'],
-                'api_key' => $config['api_key'],
-                'ca_file' => $config['ca_file'] ?: null,
-                'timeout' => (int) $config['timeout'],
-                'max_retries' => (int) $config['max_retries'],
-            ]);
+        $this->app->singleton(ClientInterface::class, static function (Application $app): ClientInterface {
+            return self::makeClient((array) $app['config']->get('ybb-export'));
         });
-        $this->app->alias(Client::class, 'ybb-export');
+        $this->app->alias(ClientInterface::class, Client::class);
+        $this->app->alias(ClientInterface::class, 'ybb-export');
     }
 
     public function boot(): void
@@ -40,6 +39,22 @@ class YbbExportServiceProvider extends ServiceProvider
     /** @return list<string> */
     public function provides(): array
     {
-        return [Client::class, 'ybb-export'];
+        return [ClientInterface::class, Client::class, 'ybb-export'];
+    }
+
+    /**
+     * The real client, from the ybb-export configuration.
+     *
+     * @param array<string, mixed> $config
+     */
+    public static function makeClient(array $config): Client
+    {
+        return new Client([
+            'base_url' => $config['base_url'],
+            'api_key' => $config['api_key'],
+            'ca_file' => ($config['ca_file'] ?? null) ?: null,
+            'timeout' => (int) ($config['timeout'] ?? 130),
+            'max_retries' => (int) ($config['max_retries'] ?? 3),
+        ]);
     }
 }
