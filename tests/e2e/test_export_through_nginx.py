@@ -101,7 +101,7 @@ def test_missing_key_is_a_json_401_with_request_id(api: requests.Session, base_u
 
 def test_http_redirects_to_https(stack) -> None:
     response = requests.get(f"http://127.0.0.1:{stack.config.http_port}/health", allow_redirects=False)
-    assert response.status_code == 301
+    assert response.status_code == 308  # keeps the method: an old PHP POST to http:// still posts
     assert response.headers["Location"] == f"https://127.0.0.1:{stack.config.https_port}/health"
 
 

@@ -62,6 +62,37 @@ def test_headers_and_types(registry):
     assert payments["usd_amount"].type == "currency" and "USD" in payments["usd_amount"].format
 
 
+# The old service's headers (tests/compat/original_templates.json, from its config/ybb_export_config.py).
+ORIGINAL = json.loads((Path(__file__).parents[2] / "compat" / "original_templates.json").read_text(encoding="utf-8"))
+# The old complete template called nationality_code "Country Code" too; headers are unique here.
+HEADER_EXCEPTIONS = {("participants", "complete", "nationality_code"): "Nationality Code"}
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_FIELDS), ids="/".join)
+def test_headers_are_the_old_services(registry, key):
+    original = ORIGINAL["templates"]["/".join(key)]
+    template = registry.get(*key)
+    assert [c.field for c in template.columns] == original["fields"]
+    pairs = zip(original["fields"], original["headers"], strict=True)
+    expected = [HEADER_EXCEPTIONS.get((*key, f), h) for f, h in pairs]
+    assert [c.header for c in template.columns] == expected
+    assert len({c.header for c in template.columns}) == len(template.columns)
+
+
+def test_changed_headers(registry):
+    summary = [c.header for c in registry.get("participants", "summary").columns]
+    assert summary == ["Name", "Email", "Country", "Category", "Status"]
+    payments = {c.field: c.header for c in registry.get("payments", "standard").columns}
+    assert (payments["id"], payments["participant_email"], payments["usd_amount"]) == ("Payment ID", "Email",
+                                                                                        "USD Amount")
+    ambassadors = {c.field: c.header for c in registry.get("ambassadors", "standard").columns}
+    assert (ambassadors["name"], ambassadors["ref_code"], ambassadors["is_active"]) == (
+        "Ambassador Name", "Reference Code", "Active Status")
+    complete = {c.field: c.header for c in registry.get("participants", "complete").columns}
+    assert (complete["nationality"], complete["country_code"], complete["created_at"]) == (
+        "Nationality", "Country Code", "Created At")
+
+
 def test_value_maps(registry):
     participants = {c.field: c for c in registry.get("participants", "complete").columns}
     standard = {c.field: c for c in registry.get("participants", "standard").columns}
