@@ -9,7 +9,7 @@ LOCUST_VENV ?= .venv-locust
 LOCUST_PY := $(LOCUST_VENV)/bin/python
 LOCUST_STAMP := $(LOCUST_VENV)/.installed
 
-.PHONY: help run run-detached stop key test test-fast lint lint-python bench loadtest loadtest-quick nginx php chromium clean
+.PHONY: help run run-detached stop key test test-fast lint lint-python bench loadtest loadtest-quick nginx php chromium readers clean
 
 help:
 	@echo "make run           start the whole stack in the foreground (Ctrl-C stops it)"
@@ -17,6 +17,7 @@ help:
 	@echo "make key TENANT=x  print a new API key for tenant x (the running stack accepts it at once)"
 	@echo "make test          ruff, mypy, then the test suite (starts real Nginx, Gunicorn and Dask on free ports)"
 	@echo "make test-fast     the tests that start no real processes (no e2e, deploy, clients or scripts tests)"
+	@echo "make readers       install the cross-reader test's readers: exceljs, SheetJS (npm), LibreOffice"
 	@echo "make lint          ruff and mypy, then validate docker-compose, the Dockerfiles and the systemd units"
 	@echo "make bench         the benchmark: ratios against pandas/xlsxwriter/openpyxl, end-to-end figures"
 	@echo "make loadtest      locust scenarios, 20 users for 2 minutes; fails on a missed threshold (loadtest-quick: 30 s)"
@@ -74,12 +75,17 @@ php:
 chromium:
 	@scripts/ensure_chromium.sh
 
-test: $(DEV_STAMP) lint-python $(LOCUST_STAMP) nginx php chromium
+# exceljs and SheetJS (npm, into tests/readers/node/node_modules) and LibreOffice, for the
+# cross-reader test (tests/readers); Node.js and LibreOffice with apt-get when root.
+readers:
+	@scripts/ensure_readers.sh
+
+test: $(DEV_STAMP) lint-python $(LOCUST_STAMP) nginx php chromium readers
 	YBB_LOCUST_PYTHON=$(CURDIR)/$(LOCUST_PY) $(PY) -m pytest
 
 # In-process tests only (the Dask cluster of tests/conftest.py runs in threads): about half a minute.
 test-fast: $(DEV_STAMP)
-	$(PY) -m pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/deploy --ignore=tests/clients --ignore=tests/scripts
+	$(PY) -m pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/deploy --ignore=tests/clients --ignore=tests/scripts --ignore=tests/readers --ignore=tests/compat
 
 # The benchmark: our engine against pandas, xlsxwriter and openpyxl, and end to end (about 10 min).
 bench: $(DEV_STAMP) nginx

@@ -293,7 +293,8 @@ def _render_rows(sheets: Sequence[tuple[str, int, int]], styles: list[str], job:
         piece = rows.slice(a - start, b - start)
         path = Path(work) / f"chunk-{job:05d}-{sheet:04d}.bin"
         if renderer is not None:
-            xml, found = renderer.rows_xml(piece)
+            # Output row a is data row a - first of its sheet: sheet row a - first + 2 (the header is 1).
+            xml, found = renderer.rows_xml(piece, a - sheets[sheet][1] + 2)
             info = fastxlsx.write_chunk(xml, path, len(piece))
             chunks.append((sheet, info.__dict__))
         else:

@@ -230,7 +230,8 @@ def sheet_head(headers: list[str], widths: list[float], data_rows: int, selected
     last = column_letter(max(len(headers), 1) - 1)
     cols = "".join(f'<col min="{i}" max="{i}" width="{stored_width(w):.16g}" customWidth="1"/>'
                    for i, w in enumerate(widths, start=1))
-    header_cells = "".join(inline_string(h).replace("<c ", '<c s="1" ', 1) for h in headers)
+    header_cells = "".join(inline_string(h).replace("<c ", f'<c r="{column_letter(i)}1" s="1" ', 1)
+                           for i, h in enumerate(headers))
     selected_attr = 'tabSelected="1" ' if selected else ""
     return (
         XML_DECL + f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">'
@@ -241,7 +242,7 @@ def sheet_head(headers: list[str], widths: list[float], data_rows: int, selected
         '<selection pane="bottomLeft"/></sheetView></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         + (f"<cols>{cols}</cols>" if cols else "")
-        + f"<sheetData><row>{header_cells}</row>"
+        + f'<sheetData><row r="1">{header_cells}</row>'
     )
 
 

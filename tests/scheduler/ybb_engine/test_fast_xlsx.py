@@ -127,7 +127,9 @@ def test_package_structure(tmp_path):
         styles = archive.read("xl/styles.xml").decode()
         assert '"IDR" #,##0.00' in styles.replace("&quot;", '"') and "yyyy-mm-dd hh:mm" in styles
         sheet = archive.read("xl/worksheets/sheet1.xml").decode()
-        assert ' r="' not in sheet.split("<sheetData>")[1]  # rows and cells without r: placed in order
+        data = sheet.split("<sheetData>")[1]
+        assert data.startswith('<row r="1"><c r="A1" s="1" t="inlineStr">') and '<row r="201"><c r="A201"' in data
+        assert '<row r="202"' not in data and '<dimension ref="A1:Y201"/>' in sheet  # every row and cell placed
     book = openpyxl.load_workbook(path)
     assert book.properties.title == "Payments & Co" and book.properties.creator == ooxml.AUTHOR
     assert book.properties.created is not None

@@ -83,7 +83,7 @@ def test_empty_export_and_no_partitions(client, tmp_path):
     assert parts == []
     outcome = pipeline.submit_export(client, ref, parts).result(timeout=60)
     assert outcome["state"] == "succeeded"
-    assert list(_sheets(ref.out_path).values()) == [[["Full Name", "Email", "Country", "Category", "Form Status"]]]
+    assert list(_sheets(ref.out_path).values()) == [[["Name", "Email", "Country", "Category", "Status"]]]
 
 
 def test_invalid_records_fail_the_job_with_the_rows(client, tmp_path):
