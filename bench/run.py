@@ -244,7 +244,8 @@ class StackRun:
         self.http.verify = str(config.cert)
         self.http.headers["X-API-Key"] = (config.var / "dev-api-key").read_text().strip()
         self.base = config.base_url
-        self.scheduler = f"tcp://{config.host}:{config.scheduler_port}"
+        self.scheduler = config.scheduler_address  # mutual TLS: every Client passes self.security
+        self.security = config.dask_security()
         # Long-lived workers in production: warm them (imports, Arrow kernels) before measuring.
         for _ in range(2):
             e2e_post(self, records(2 * PARTITION_ROWS))
@@ -291,7 +292,7 @@ def e2e_post(run: StackRun, rows: list[dict]) -> dict:
     from distributed import Client
 
     body = orjson.dumps({**REQUEST, "records": rows, "mode": "async", "filename": f"bench-{time.monotonic_ns()}"})  # no result-cache hit
-    with Client(run.scheduler, set_as_default=False) as client, stage_times(client) as spans:
+    with Client(run.scheduler, security=run.security, set_as_default=False) as client, stage_times(client) as spans:
         start = time.perf_counter()
         response = run.http.post(run.base + "/api/v1/exports", data=body, headers={"Content-Type": "application/json"})
         posted = time.perf_counter()
@@ -311,7 +312,7 @@ def e2e_upload(run: StackRun, total: int, batch_rows: int = 50_000) -> dict:
 
     batch = records(min(batch_rows, total))
     ndjson = b"".join(orjson.dumps(r) + b"\n" for r in batch)
-    with Client(run.scheduler, set_as_default=False) as client, stage_times(client) as spans:
+    with Client(run.scheduler, security=run.security, set_as_default=False) as client, stage_times(client) as spans:
         start = time.perf_counter()
         created = run.http.post(run.base + "/api/v1/exports",
                                 json={**REQUEST, "upload": True, "expected_rows": total, "filename": "big"})

@@ -2,21 +2,22 @@
 # Install or upgrade the YBB Data Management Service on a fresh Debian 12 or
 # Ubuntu 24.04 VPS, with systemd units and nginx. Idempotent: re-running it
 # upgrades code and dependencies, re-installs the units and re-renders the nginx
-# site, and never overwrites /etc/ybb/*.env, keys or passwords.
+# site; it never overwrites /etc/ybb/*.env (only appends what a new release needs), keys or passwords.
 #
 #   sudo deploy/install.sh [--server-name ybb.example.com] [--workers 4]
 #   sudo deploy/install.sh --worker-only      # a second host: Dask workers only
 #   sudo deploy/install.sh --nginx-only       # re-render the nginx site and reload
 #
 # Layout: /opt/ybb (code, root-owned), /opt/ybb/.venv, /etc/ybb (settings),
-# /var/lib/ybb/data (shared data directory), /var/log/ybb; user and group `ybb`.
-# See docs/deploy.md.
+# /etc/ybb/dask-tls (the Dask cluster's CA and certificate), /var/lib/ybb/data (shared
+# data directory), /var/log/ybb; user and group `ybb`. See docs/deploy.md.
 set -euo pipefail
 
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX=/opt/ybb
 VENV="$PREFIX/.venv"
 ETC_DIR=/etc/ybb
+DASK_TLS_DIR=/etc/ybb/dask-tls
 STATE_DIR=/var/lib/ybb
 DATA_DIR="$STATE_DIR/data"
 LOG_DIR=/var/log/ybb
@@ -181,12 +182,61 @@ install_config() {
         chown root:"$YBB_USER" "$env_file"
         chmod 0640 "$env_file"
     fi
+    # Upgrade from a release before Dask's mutual TLS: the scheduler now listens on tls://.
+    if ! grep -q '^DASK_TLS_CA_FILE=' "$env_file"; then
+        log "$env_file: adding the Dask TLS files; DASK_SCHEDULER_ADDRESS tcp:// -> tls://"
+        sed -i 's|^DASK_SCHEDULER_ADDRESS=tcp://|DASK_SCHEDULER_ADDRESS=tls://|' "$env_file"
+        {
+            echo "# Mutual TLS of scheduler, workers and clients (added by install.sh)."
+            echo "DASK_TLS_CA_FILE=$DASK_TLS_DIR/ca.pem"
+            echo "DASK_TLS_CERT=$DASK_TLS_DIR/cert.pem"
+            echo "DASK_TLS_KEY=$DASK_TLS_DIR/key.pem"
+        } >> "$env_file"
+    fi
     local keys="$ETC_DIR/keys/api_keys.json"
     if [ "$MODE" = full ] && [ ! -f "$keys" ]; then
         printf '{"keys": []}\n' > "$keys"
         chown "$YBB_USER:$YBB_USER" "$keys"
         chmod 0600 "$keys"
     fi
+}
+
+# The Dask cluster's mutual TLS: a CA and one certificate it signs, which the scheduler,
+# the workers and the API's client all present (Dask checks the signature, not host
+# names). The CA's key is not kept: nothing else can be signed with it. Made once, on the
+# scheduler's host; a worker-only host needs a copy of the directory.
+install_dask_tls() {
+    install -d -o "$YBB_USER" -g "$YBB_USER" -m 0700 "$DASK_TLS_DIR"
+    if [ -f "$DASK_TLS_DIR/ca.pem" ] && [ -f "$DASK_TLS_DIR/cert.pem" ] && [ -f "$DASK_TLS_DIR/key.pem" ]; then
+        return 0
+    fi
+    if [ "$MODE" = worker-only ]; then
+        warn "no Dask TLS files in $DASK_TLS_DIR: copy ca.pem, cert.pem and key.pem there from the scheduler's"
+        warn "host (owner $YBB_USER, key.pem mode 0600), then: systemctl restart 'ybb-dask-worker@*'"
+        START=0
+        return 0
+    fi
+    log "creating the Dask cluster's CA and certificate in $DASK_TLS_DIR"
+    local tmp
+    tmp="$(mktemp -d)"
+    if ! (
+        cd "$tmp"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+            -subj "/CN=YBB Dask CA" -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout ca-key.pem -out ca.pem
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=ybb-dask" \
+            -keyout key.pem -out cert.csr
+        printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth,clientAuth" > leaf.ext
+        openssl x509 -req -in cert.csr -CA ca.pem -CAkey ca-key.pem -set_serial "0x$(openssl rand -hex 16)" \
+            -days 3650 -extfile leaf.ext -out cert.pem
+    ) >/dev/null 2>&1; then
+        rm -rf "$tmp"
+        die "openssl could not create the Dask TLS files"
+    fi
+    install -o "$YBB_USER" -g "$YBB_USER" -m 0644 "$tmp/ca.pem" "$tmp/cert.pem" "$DASK_TLS_DIR/"
+    install -o "$YBB_USER" -g "$YBB_USER" -m 0600 "$tmp/key.pem" "$DASK_TLS_DIR/"
+    rm -rf "$tmp"
 }
 
 install_units() {
@@ -215,7 +265,7 @@ install_nginx() {
     if [ ! -f "$env_file" ]; then
         local name="${SERVER_NAME:-$(hostname -f)}"
         log "creating $env_file (server name $name)"
-        sed "s|^SERVER_NAME=.*|SERVER_NAME=$name|" "$PREFIX/deploy/systemd/nginx.env.example" > "$env_file"
+        sed "s|^SERVER_NAMES=.*|SERVER_NAMES=$name|" "$PREFIX/deploy/systemd/nginx.env.example" > "$env_file"
         chmod 0644 "$env_file"
     elif [ -n "$SERVER_NAME" ]; then
         warn "$env_file exists; --server-name ignored (edit the file instead)"
@@ -244,6 +294,10 @@ install_nginx() {
         # shellcheck disable=SC1090
         . "$env_file"
         set +a
+        # nginx.env of a release before SERVER_NAMES: its one SERVER_NAME.
+        if [ -z "${SERVER_NAMES+set}" ] && [ -n "${SERVER_NAME:-}" ]; then
+            export SERVER_NAMES="$SERVER_NAME"
+        fi
         local var missing=""
         for var in $vars; do
             var="${var#\$\{}"
@@ -280,7 +334,10 @@ start_services() {
 
 print_next_steps() {
     local name
-    name="$(sed -n 's/^SERVER_NAME=//p' "$ETC_DIR/nginx.env" 2>/dev/null || true)"
+    # the first of SERVER_NAMES (SERVER_NAME in an nginx.env of an earlier release)
+    name="$(sed -n 's/^SERVER_NAMES\{0,1\}=//p' "$ETC_DIR/nginx.env" 2>/dev/null | head -n 1 || true)"
+    name="${name//[\"\']/}"
+    name="${name%% *}"
     name="${name:-ybb.example.com}"
     cat <<EOF
 
@@ -317,6 +374,7 @@ install_service_host() {
     install_code
     install_venv
     install_config
+    install_dask_tls
     install_units
 }
 

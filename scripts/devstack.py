@@ -4,10 +4,17 @@
     python scripts/devstack.py start      # background; PID files under var/run; returns when ready
     python scripts/devstack.py stop
     python scripts/devstack.py key NAME   # print a new API key for tenant NAME
+    python scripts/devstack.py dask-tls DIR   # a CA and a certificate for Dask's mutual TLS in DIR
 
 `make run`, `make run-detached`, `make stop`, `make key` and the end-to-end tests all use
 this module, so what the tests start is what a developer runs. Ports come from the
 environment (see README, "Ports").
+
+The Dask scheduler, workers and the API's client speak mutual TLS (`tls://`) with a CA and
+certificate made under var/tls/dask/, so nothing else on the host can submit work. While
+the stack runs (`run`, and `start`, whose supervisor stays in the background), the
+scheduler and the workers are started again whenever they exit, whatever their exit
+status; a restarted scheduler restarts the workers with it (as deploy/systemd does).
 """
 from __future__ import annotations
 
@@ -20,12 +27,14 @@ import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
@@ -44,6 +53,50 @@ def find_nginx() -> str | None:
     return shutil.which("nginx") or next((p for p in NGINX_CANDIDATES if os.access(p, os.X_OK)), None)
 
 
+DASK_TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+_LEAF_EXTENSIONS = ("basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=serverAuth,clientAuth\n")
+
+
+def make_dask_tls(directory: Path, days: int = 825) -> bool:
+    """Make `directory`/ca.pem, cert.pem and key.pem (0600) for Dask's mutual TLS, unless a
+    set is there that is valid for another day. Returns whether it made a new set.
+
+    One certificate, signed by the CA, serves the scheduler, the workers and the clients:
+    each presents it and accepts only peers whose certificate that CA signed (Dask checks
+    the signature, not host names, so it fits every host). The CA's own key is thrown away
+    once it has signed: nothing else can be signed with it; to add a host, copy the set."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    ca, cert, key = (directory / name for name in DASK_TLS_FILES)
+    if ca.exists() and cert.exists() and key.exists():
+        tomorrow = str(int(time.time()) + 86_400)
+        check = subprocess.run(["openssl", "verify", "-CAfile", str(ca), "-attime", tomorrow, str(cert)],
+                               capture_output=True)
+        if check.returncode == 0:
+            return False
+    ec_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    with tempfile.TemporaryDirectory(dir=directory) as work:
+        tmp = Path(work)
+
+        def openssl(*args: str | Path) -> None:
+            subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+        openssl("req", "-x509", *ec_key, "-days", str(days), "-subj", "/CN=YBB Dask CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "-keyout", tmp / "ca-key.pem", "-out", tmp / "ca.pem")
+        openssl("req", "-new", *ec_key, "-subj", "/CN=ybb-dask", "-keyout", tmp / "key.pem", "-out", tmp / "cert.csr")
+        (tmp / "leaf.ext").write_text(_LEAF_EXTENSIONS)
+        openssl("x509", "-req", "-in", tmp / "cert.csr", "-CA", tmp / "ca.pem", "-CAkey", tmp / "ca-key.pem",
+                "-set_serial", f"0x{secrets.token_hex(16)}", "-days", str(days), "-extfile", tmp / "leaf.ext",
+                "-out", tmp / "cert.pem")
+        (tmp / "key.pem").chmod(0o600)
+        for name in ("key.pem", "cert.pem", "ca.pem"):
+            os.replace(tmp / name, directory / name)
+    return True
+
+
 @dataclass
 class StackConfig:
     var: Path = ROOT / "var"
@@ -56,6 +109,8 @@ class StackConfig:
     workers: int = 2
     gunicorn_workers: int = 8
     use_nginx: bool = True
+    # Host names the API's Nginx server answers; any other Host gets a JSON 421.
+    server_names: str = "127.0.0.1 localhost"
     extra_env: dict[str, str] = field(default_factory=dict)
     nginx_limits: dict[str, str] = field(default_factory=dict)
 
@@ -71,6 +126,7 @@ class StackConfig:
             http_port=int(e.get("YBB_HTTP_PORT", 8080)),
             workers=int(e.get("YBB_DASK_WORKERS", 2)),
             gunicorn_workers=int(e.get("GUNICORN_WORKERS", 8)),
+            server_names=e.get("YBB_SERVER_NAMES", "127.0.0.1 localhost"),
         )
 
     @property
@@ -84,6 +140,45 @@ class StackConfig:
     @property
     def data_dir(self) -> Path:
         return self.var / "data"
+
+    @property
+    def dask_tls_dir(self) -> Path:
+        return (self.var / "tls" / "dask").resolve()
+
+    @property
+    def dask_ca(self) -> Path:
+        return self.dask_tls_dir / "ca.pem"
+
+    @property
+    def dask_cert(self) -> Path:
+        return self.dask_tls_dir / "cert.pem"
+
+    @property
+    def dask_key(self) -> Path:
+        return self.dask_tls_dir / "key.pem"
+
+    @property
+    def scheduler_address(self) -> str:
+        return f"tls://{self.host}:{self.scheduler_port}"
+
+    def dask_security(self) -> Any:
+        """distributed's Security for a client of this stack's scheduler (tests, the benchmark):
+        the stack's own certificate, TLS required."""
+        from distributed.security import Security
+
+        return Security(tls_ca_file=str(self.dask_ca), tls_client_cert=str(self.dask_cert),
+                        tls_client_key=str(self.dask_key), require_encryption=True)
+
+
+# Supervision: a Dask process that exits is started again, unless it exited this many times
+# within the window (then the stack stops, as systemd's start limit would).
+RESTART_BURST = 5
+RESTART_WINDOW = 60.0
+
+
+def _supervised(name: str) -> bool:
+    """The processes `make run` starts again when they exit: the scheduler and the workers."""
+    return name == "scheduler" or name.startswith("worker-")
 
 
 DEFAULT_LIMITS = {
@@ -101,7 +196,14 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.processes: dict[str, subprocess.Popen] = {}
-        self._log_files: list[IO[bytes]] = []
+        self._logs: dict[str, IO[bytes]] = {}
+        self._commands: dict[str, list[str]] = {}
+        self._env: dict[str, str] = {}
+        self._echo = False
+        self._restarts: dict[str, list[float]] = {}
+
+    def dask_security(self) -> Any:
+        return self.config.dask_security()
 
     # -- preparation -------------------------------------------------------------------
     def prepare(self) -> None:
@@ -109,6 +211,7 @@ class Stack:
         for sub in ("tls", "data", "log", "run", "nginx", "acme"):
             (c.var / sub).mkdir(parents=True, exist_ok=True)
         self._ensure_certificate()
+        make_dask_tls(c.dask_tls_dir)
         self._ensure_secret_files()
         if c.use_nginx:
             self._render_nginx()
@@ -154,7 +257,7 @@ class Stack:
             "NGINX_HTTP_PORT": f"{c.host}:{c.http_port}",
             "NGINX_HTTPS_PORT": f"{c.host}:{c.https_port}",
             "HTTPS_PORT_SUFFIX": "" if c.https_port == 443 else f":{c.https_port}",
-            "SERVER_NAME": "localhost",
+            "SERVER_NAMES": c.server_names,
             "API_UPSTREAM": f"{c.host}:{c.api_port}",
             "DASK_DASHBOARD_UPSTREAM": f"{c.host}:{c.dashboard_port}",
             "TLS_CERT": str(c.cert),
@@ -190,7 +293,10 @@ class Stack:
             "API_KEYS_FILE": str(c.var / "api-keys.json"),
             "DATA_DIR": str(c.data_dir.resolve()),
             "LOG_DIR": str(c.var / "log"),
-            "DASK_SCHEDULER_ADDRESS": f"tcp://{c.host}:{c.scheduler_port}",
+            "DASK_SCHEDULER_ADDRESS": c.scheduler_address,
+            "DASK_TLS_CA_FILE": str(c.dask_ca),
+            "DASK_TLS_CERT": str(c.dask_cert),
+            "DASK_TLS_KEY": str(c.dask_key),
             "DASK_CONFIG": str(ROOT / "services" / "scheduler" / "distributed.yaml"),
             "USE_X_ACCEL": "1" if c.use_nginx else "0",
             "GUNICORN_BIND": f"{c.host}:{c.api_port}",
@@ -201,15 +307,17 @@ class Stack:
 
     def commands(self) -> dict[str, list[str]]:
         c, py = self.config, sys.executable
-        scheduler = f"tcp://{c.host}:{c.scheduler_port}"
+        tls = ["--tls-ca-file", str(c.dask_ca), "--tls-cert", str(c.dask_cert), "--tls-key", str(c.dask_key)]
         commands = {
+            # Comms over mutual TLS; the dashboard stays HTTP on loopback, behind Nginx's /dask/.
             "scheduler": [py, "-m", "dask", "scheduler", "--host", c.host, "--port", str(c.scheduler_port),
+                          "--protocol", "tls", *tls,
                           "--dashboard-address", f"{c.host}:{c.dashboard_port}", "--dashboard-prefix", "/dask",
                           "--no-show"],
         }
         for n in range(1, c.workers + 1):
             commands[f"worker-{n}"] = [
-                py, "-m", "dask", "worker", scheduler, "--name", f"worker-{n}", "--host", c.host,
+                py, "-m", "dask", "worker", c.scheduler_address, *tls, "--name", f"worker-{n}", "--host", c.host,
                 "--nworkers", "1", "--nthreads", "1", "--memory-limit", "2GiB",
                 "--dashboard-address", f"{c.host}:0", "--preload", "worker_preload",
             ]
@@ -224,26 +332,36 @@ class Stack:
 
     def start(self, echo: bool = False) -> None:
         self.prepare()
-        env = self.environment()
-        for name, command in self.commands().items():
-            log_path = self.config.var / "log" / f"{name}.log"
-            log = open(log_path, "ab")
-            self._log_files.append(log)
-            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE if echo else log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
-            if echo:
-                threading.Thread(target=_relay, args=(name, proc.stdout, log), daemon=True).start()
-            self.processes[name] = proc
-            (self.config.var / "run" / f"{name}.pid").write_text(str(proc.pid))
+        self._env = self.environment()
+        self._commands = self.commands()
+        self._echo = echo
+        for name in self._commands:
+            self._spawn(name)
             if name == "scheduler":
                 self._wait_port(self.config.scheduler_port, name)
+
+    def _spawn(self, name: str) -> None:
+        log = self._logs.get(name)
+        if log is None:
+            log = self._logs[name] = open(self._log_path(name), "ab")
+        proc = subprocess.Popen(self._commands[name], env=self._env, stdout=subprocess.PIPE if self._echo else log,
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+        if self._echo:
+            threading.Thread(target=_relay, args=(name, proc.stdout, log), daemon=True).start()
+        self.processes[name] = proc
+        (self.config.var / "run" / f"{name}.pid").write_text(str(proc.pid))
+
+    def _log_path(self, name: str) -> Path:
+        return self.config.var / "log" / f"{name}.log"
 
     def _wait_port(self, port: int, name: str, timeout: float = 60) -> None:
         import socket
 
         deadline = time.monotonic() + timeout
+        proc = self.processes[name]
         while time.monotonic() < deadline:
-            self._check_alive()
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self._log_path(name)}")
             with socket.socket() as s:
                 if s.connect_ex((self.config.host, port)) == 0:
                     return
@@ -253,15 +371,49 @@ class Stack:
     def _check_alive(self) -> None:
         for name, proc in self.processes.items():
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.config.var / 'log' / name}.log")
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self._log_path(name)}")
 
-    def wait_ready(self, timeout: float = 120) -> dict:
+    def supervise(self) -> list[str]:
+        """One round of supervision (`run` does one a second); returns the names started again.
+
+        A scheduler or worker that exited, whatever its status (a `dask worker` whose
+        scheduler went away exits 0), is started again; a new scheduler brings new workers,
+        as systemd's PartOf= does. RuntimeError when Gunicorn or Nginx exited, or a Dask
+        process exited RESTART_BURST times within RESTART_WINDOW seconds."""
+        exited = {name: proc.returncode for name, proc in self.processes.items() if proc.poll() is not None}
+        for name, code in exited.items():
+            if not _supervised(name):
+                raise RuntimeError(f"{name} exited with {code}; see {self._log_path(name)}")
+        if "scheduler" in exited:
+            names = ["scheduler", *(name for name in self.processes if name.startswith("worker-"))]
+        else:
+            names = sorted(exited)
+        for name in names:
+            self._restart(name, exited.get(name))
+        return names
+
+    def _restart(self, name: str, code: int | None) -> None:
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= RESTART_BURST:
+            raise RuntimeError(f"{name} exited {len(recent) + 1} times within {RESTART_WINDOW:g} s; "
+                               f"see {self._log_path(name)}")
+        self._restarts[name] = [*recent, now]
+        why = "restarts with the scheduler" if code is None else f"exited with {code}; starting it again"
+        print(f"devstack: {name} {why}", flush=True)
+        _end_group(self.processes[name])
+        self._spawn(name)
+        if name == "scheduler":
+            self._wait_port(self.config.scheduler_port, name)
+
+    def wait_ready(self, timeout: float = 120, check: Callable[[], None] | None = None) -> dict:
+        """The first ready answer of /health/ready; `check` (default: every process is alive) raises to give up."""
         url = f"{self.config.base_url}/health/ready"
-        context = ssl.create_default_context(cafile=str(self.config.cert))
         deadline, last = time.monotonic() + timeout, "no answer"
         while time.monotonic() < deadline:
-            self._check_alive()
+            (check or self._check_alive)()
             try:
+                context = ssl.create_default_context(cafile=str(self.config.cert))
                 with urllib.request.urlopen(url, timeout=5, context=context) as response:
                     return __import__("json").loads(response.read())
             except OSError as exc:
@@ -276,7 +428,7 @@ class Stack:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        for log in self._log_files:
+        for log in self._logs.values():
             log.close()
         for pid_file in (self.config.var / "run").glob("*.pid"):
             pid_file.unlink(missing_ok=True)
@@ -309,6 +461,28 @@ def stop_pids(pids: dict[str, int], grace: float = 15) -> None:
                 pass
 
 
+def _end_group(proc: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM the process group of `proc`, whose leader may be gone already (a killed
+    nanny leaves its worker process behind), and SIGKILL what is left after `grace`."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.poll()
+
+
 def _alive(pid: int) -> bool:
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
@@ -320,7 +494,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:  # a zombie no one has reaped yet is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def banner(stack: Stack) -> str:
@@ -331,6 +508,7 @@ def banner(stack: Stack) -> str:
         f"  API:             {c.base_url}/api/v1  (docs: {c.base_url}/docs)",
         f"  Dev API key:     {key}   (also in {c.var / 'dev-api-key'})",
         f"  TLS certificate: {c.cert}",
+        f"  Dask scheduler:  {c.scheduler_address}  (mutual TLS; certificates in {c.dask_tls_dir})",
     ]
     if c.use_nginx:
         lines += [
@@ -345,38 +523,97 @@ def banner(stack: Stack) -> str:
     return "\n".join(lines)
 
 
+def _running(config: StackConfig) -> bool:
+    return any(_alive(int(p.read_text())) for p in (config.var / "run").glob("*.pid"))
+
+
+def stop_stack(config: StackConfig, timeout: float = 60) -> list[str]:
+    """Stop the stack of this var directory: its supervisor first (which stops the rest, so
+    nothing is restarted meanwhile), then whatever is left. Returns the names it found."""
+    run_dir = config.var / "run"
+    names = sorted(p.stem for p in run_dir.glob("*.pid"))
+    supervisor = run_dir / "devstack.pid"
+    if supervisor.exists():
+        pid = int(supervisor.read_text())
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.1)
+        supervisor.unlink(missing_ok=True)
+    stop_pids({p.stem: int(p.read_text()) for p in run_dir.glob("*.pid")})
+    for p in run_dir.glob("*.pid"):
+        p.unlink(missing_ok=True)
+    return names
+
+
+def start_detached(stack: Stack, timeout: float = 180) -> int:
+    """`start`: this script's `supervise` in the background (its own session, output in
+    var/log/devstack.log); returns once the stack is ready."""
+    config = stack.config
+    (config.var / "log").mkdir(parents=True, exist_ok=True)
+    log_path = config.var / "log" / "devstack.log"
+    with open(log_path, "ab") as log:
+        supervisor = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "supervise"], cwd=ROOT,
+                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def supervisor_alive() -> None:
+        if supervisor.poll() is not None:
+            raise RuntimeError(f"the stack did not start (exit {supervisor.returncode}); see {log_path}")
+
+    try:
+        stack.wait_ready(timeout, check=supervisor_alive)
+    except (RuntimeError, TimeoutError) as exc:
+        print(exc, file=sys.stderr)
+        stop_stack(config)
+        return 1
+    print(banner(stack), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the YBB stack on loopback.")
-    parser.add_argument("command", choices=("run", "start", "stop", "key"))
-    parser.add_argument("tenant", nargs="?", help="for `key`: the tenant name")
+    parser.add_argument("command", choices=("run", "start", "stop", "key", "dask-tls", "supervise"),
+                        help="supervise: what `start` runs in the background")
+    parser.add_argument("name", nargs="?", help="for `key`: the tenant name; for `dask-tls`: the directory")
     args = parser.parse_args(argv)
     config = StackConfig.from_env()
     config.use_nginx = find_nginx() is not None
     stack = Stack(config)
 
     if args.command == "stop":
-        pids = {p.stem: int(p.read_text()) for p in (config.var / "run").glob("*.pid")}
-        stop_pids(pids)
-        for p in (config.var / "run").glob("*.pid"):
-            p.unlink()
-        print(f"stopped {', '.join(sorted(pids)) or 'nothing'}")
+        print(f"stopped {', '.join(stop_stack(config)) or 'nothing'}")
         return 0
     if args.command == "key":
-        if not args.tenant:
+        if not args.name:
             parser.error("key needs a tenant name")
         sys.path[:0] = [str(ROOT / "services" / "api")]
         from ybb_api.keys import create_key
 
-        print(create_key(config.var / "api-keys.json", args.tenant))
+        print(create_key(config.var / "api-keys.json", args.name))
+        return 0
+    if args.command == "dask-tls":
+        if not args.name:
+            parser.error("dask-tls needs a directory")
+        directory = Path(args.name)
+        made = make_dask_tls(directory)
+        print(f"{'made' if made else 'kept'} {', '.join(str(directory / n) for n in DASK_TLS_FILES)}")
         return 0
 
-    if any(_alive(int(p.read_text())) for p in (config.var / "run").glob("*.pid")):
+    if _running(config):
         print("A stack started from this directory is already running; `make stop` first.", file=sys.stderr)
         return 1
+    if args.command == "start":
+        return start_detached(stack)
     foreground = args.command == "run"
-    stopping = threading.Event()
+    # A plain flag, not a threading.Event: Event.set() in a signal handler deadlocks when the
+    # signal lands while this same thread holds the Event's lock inside Event.wait().
+    stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    (config.var / "run").mkdir(parents=True, exist_ok=True)
+    (config.var / "run" / "devstack.pid").write_text(str(os.getpid()))
     try:
         stack.start(echo=foreground)
         stack.wait_ready()
@@ -384,16 +621,17 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         raise
     print(banner(stack), flush=True)
-    if not foreground:
-        return 0
-    while not stopping.is_set():
+    while not stopping:
         try:
-            stack._check_alive()
-        except RuntimeError as exc:
-            print(f"stopping: {exc}", file=sys.stderr)
+            stack.supervise()
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"stopping: {exc}", file=sys.stderr, flush=True)
             stack.stop()
             return 1
-        stopping.wait(1)
+        for _ in range(10):
+            if stopping:
+                break
+            time.sleep(0.1)
     print("stopping...", flush=True)
     stack.stop()
     return 0

@@ -17,6 +17,7 @@ from support_sentry import SentryReceiver
 from ybb_api import create_app
 from ybb_api.config import TestingConfig
 from ybb_api.keys import SCOPES, create_key
+from ybb_engine.telemetry import bind_fields, unbind_fields
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +101,12 @@ def api(stack: Stack) -> requests.Session:
 @pytest.fixture(scope="session")
 def base_url(stack: Stack) -> str:
     return stack.config.base_url
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_context() -> Iterator[None]:
+    """Outside a request, a job's transition lines join the current log context (telemetry):
+    each test starts with an empty one, as each request does, so no test's fields reach another's."""
+    token = bind_fields()
+    yield
+    unbind_fields(token)

@@ -38,6 +38,8 @@ worker_connections = threads
 timeout = _config.GUNICORN_TIMEOUT  # long synchronous exports
 graceful_timeout = 30
 keepalive = 0  # nginx opens a connection per request (nginx/templates/ybb.conf.template)
+# Gunicorn's largest: Nginx's own limit (8 KiB lines) answers first, in JSON, not Gunicorn's HTML 414.
+limit_request_line = 8190
 accesslog = None  # the app writes one JSON line per request
 errorlog = "-"
 loglevel = _config.LOG_LEVEL

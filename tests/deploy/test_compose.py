@@ -2,6 +2,7 @@
 quietly, and the parsed, fully resolved configuration has the structure we promise."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -194,11 +195,16 @@ def test_rendered_template_has_no_placeholder_left(prod_config, template_placeho
     assert "alias /data/;" in rendered
 
 
+DASK_TLS_SECRETS = ["dask_tls_ca", "dask_tls_cert", "dask_tls_key"]
+DASK_TLS_FLAGS = ["--tls-ca-file", "/run/secrets/dask_tls_ca", "--tls-cert", "/run/secrets/dask_tls_cert",
+                  "--tls-key", "/run/secrets/dask_tls_key"]
+
+
 def test_secrets(prod_config):
     assert prod_config["secrets"]["api_keys"]["file"].endswith("secrets/api_keys.json")
     for name in ("api", "sweeper"):
         svc = prod_config["services"][name]
-        assert [s["source"] for s in svc["secrets"]] == ["api_keys"]
+        assert [s["source"] for s in svc["secrets"]] == ["api_keys", *DASK_TLS_SECRETS]
         assert svc["environment"]["API_KEYS_FILE"] == "/run/secrets/api_keys"
         assert svc["environment"]["SECRET_KEY"] == SECRETS["SECRET_KEY"]
     for name in ("scheduler", "worker", "nginx"):
@@ -215,9 +221,42 @@ def test_workers_are_scalable(prod_config):
     assert worker["deploy"]["replicas"] >= 1
     assert "container_name" not in worker and "ports" not in worker and "hostname" not in worker
     assert worker["command"] == [
-        "dask", "worker", "tcp://scheduler:8786", "--nworkers", "1", "--nthreads", "2",
+        "dask", "worker", "tls://scheduler:8786", *DASK_TLS_FLAGS, "--nworkers", "1", "--nthreads", "2",
         "--memory-limit", "1GiB", "--preload", "worker_preload", "--dashboard-address", ":8788",
     ]
+
+
+def test_dask_speaks_mutual_tls_only(prod_config, dev_config):
+    """Scheduler, workers, API and sweeper share the CA and certificate (compose secrets) and
+    tls:// addresses; the dashboard stays HTTP, behind nginx."""
+    files = [prod_config["secrets"][secret]["file"] for secret in DASK_TLS_SECRETS]
+    assert [f.rsplit("/", 1)[1] for f in files] == ["ca.pem", "cert.pem", "key.pem"]
+    assert all(f.endswith("/secrets/dask-tls/" + f.rsplit("/", 1)[1]) for f in files)
+    for config in (prod_config, dev_config):
+        services = config["services"]
+        for name in YBB_SERVICES:
+            svc = services[name]
+            assert DASK_TLS_SECRETS == [s["source"] for s in svc["secrets"]][-3:], name
+            env = svc["environment"]
+            assert env["DASK_SCHEDULER_ADDRESS"] == "tls://scheduler:8786", name
+            assert (env["DASK_TLS_CA_FILE"], env["DASK_TLS_CERT"], env["DASK_TLS_KEY"]) == \
+                ("/run/secrets/dask_tls_ca", "/run/secrets/dask_tls_cert", "/run/secrets/dask_tls_key"), name
+        scheduler = services["scheduler"]["command"]
+        assert scheduler[scheduler.index("--protocol") + 1] == "tls"
+        assert all(flag in scheduler for flag in DASK_TLS_FLAGS)
+        assert "secrets" not in services["nginx"]  # the edge holds no Dask certificate
+        assert services["nginx"]["environment"]["DASK_DASHBOARD_UPSTREAM"] == "scheduler:8787"
+
+
+def test_nginx_server_names(run_compose):
+    def names(**env: str) -> str:
+        result = run_compose(*files(COMPOSE_FILE), "config", "--format", "json", **SECRETS, **env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["services"]["nginx"]["environment"]["SERVER_NAMES"]
+
+    assert names() == "localhost"
+    assert names(SERVER_NAME="ybb.example.com") == "ybb.example.com"  # .env.example's variable
+    assert names(SERVER_NAME="x", SERVER_NAMES="a.example b.example") == "a.example b.example"
 
 
 def test_images_and_commands(prod_config):
@@ -229,7 +268,7 @@ def test_images_and_commands(prod_config):
     assert services["sweeper"]["image"] == services["api"]["image"]
     assert services["sweeper"]["command"] == ["python", "-m", "ybb_api.sweeper", "--every", "600"]
     for name in YBB_SERVICES:
-        assert services[name]["environment"]["DASK_SCHEDULER_ADDRESS"] == "tcp://scheduler:8786"
+        assert services[name]["environment"]["DASK_SCHEDULER_ADDRESS"] == "tls://scheduler:8786"
         assert services[name]["environment"]["DASK_CONFIG"] == "/app/services/scheduler/distributed.yaml"
         assert services[name]["restart"] == "unless-stopped"
         assert services[name]["cap_drop"] == ["ALL"]

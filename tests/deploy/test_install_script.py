@@ -107,3 +107,61 @@ def test_rendered_systemd_site_passes_nginx_t(tmp_path):
     )
     result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def _install_function(name: str) -> str:
+    """The text of one shell function of install.sh (to run it alone, with stubs)."""
+    match = re.search(rf"^{name}\(\) {{\n.*?^}}\n", INSTALL.read_text(), re.MULTILINE | re.DOTALL)
+    assert match, name
+    return match.group(0)
+
+
+def _run_functions(tmp_path, *names: str, call: str, **env: str) -> subprocess.CompletedProcess:
+    import getpass
+
+    stubs = ('log() { echo "log: $*"; }\nwarn() { echo "warn: $*"; }\ndie() { echo "die: $*"; exit 1; }\n'
+             "set -euo pipefail\n")
+    script = stubs + "".join(_install_function(n) for n in names) + call + "\n"
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "YBB_USER": getpass.getuser(), "START": "1", **env})
+
+
+def test_install_makes_the_dask_tls_files_once(tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    directory = tmp_path / "dask-tls"
+    result = _run_functions(tmp_path, "install_dask_tls", call="install_dask_tls",
+                            DASK_TLS_DIR=str(directory), MODE="full")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in directory.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]  # no CA key
+    assert directory.stat().st_mode & 0o777 == 0o700 and (directory / "key.pem").stat().st_mode & 0o777 == 0o600
+    for purpose in ("sslserver", "sslclient"):
+        verified = subprocess.run(["openssl", "verify", "-purpose", purpose, "-CAfile", str(directory / "ca.pem"),
+                                   str(directory / "cert.pem")], capture_output=True, text=True)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    before = (directory / "cert.pem").read_bytes()
+    again = _run_functions(tmp_path, "install_dask_tls", call="install_dask_tls",
+                           DASK_TLS_DIR=str(directory), MODE="full")
+    assert again.returncode == 0 and "creating" not in again.stdout
+    assert (directory / "cert.pem").read_bytes() == before
+    # a worker-only host does not make its own: it needs the scheduler host's, and waits for them
+    worker = _run_functions(tmp_path, "install_dask_tls", call='install_dask_tls; echo "START=$START"',
+                            DASK_TLS_DIR=str(tmp_path / "none"), MODE="worker-only")
+    assert worker.returncode == 0 and "copy ca.pem, cert.pem and key.pem" in worker.stdout
+    assert "START=0" in worker.stdout and not list((tmp_path / "none").iterdir())
+
+
+def test_install_upgrades_an_old_ybb_env_to_dask_tls(tmp_path):
+    env = tmp_path / "ybb.env"
+    env.write_text("SECRET_KEY=kept\nDASK_SCHEDULER_ADDRESS=tcp://10.0.0.10:8786\n")
+    result = _run_functions(tmp_path, "install_config", call="install_config", ETC_DIR=str(tmp_path),
+                            DASK_TLS_DIR="/etc/ybb/dask-tls", MODE="worker-only", PREFIX=str(REPO))
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = env_file(env)
+    assert values["SECRET_KEY"] == "kept" and values["DASK_SCHEDULER_ADDRESS"] == "tls://10.0.0.10:8786"
+    assert values["DASK_TLS_KEY"] == "/etc/ybb/dask-tls/key.pem"
+    text = env.read_text()
+    assert _run_functions(tmp_path, "install_config", call="install_config", ETC_DIR=str(tmp_path),
+                          DASK_TLS_DIR="/etc/ybb/dask-tls", MODE="worker-only").returncode == 0
+    assert env.read_text() == text  # once
+

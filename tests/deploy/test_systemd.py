@@ -101,11 +101,44 @@ def test_service_hardening(unit):
 
 
 @pytest.mark.parametrize("unit", LONG_RUNNING)
-def test_long_running_services_restart_on_failure(unit):
+def test_long_running_services_restart(unit):
     d = directives(unit)
-    assert d["Restart"] == ["on-failure"]
+    # The Dask processes come back whatever their exit status (a `dask worker` exits 0 when
+    # its scheduler goes away); the API on failure.
+    assert d["Restart"] == (["on-failure"] if unit == "ybb-api.service" else ["always"])
+    assert int(d["RestartSec"][0]) >= 1
     assert d["WantedBy"] == ["ybb.target"]
-    assert d["PartOf"] == ["ybb.target"]
+    assert "ybb.target" in d["PartOf"][0].split()
+
+
+def test_workers_restart_with_their_scheduler():
+    """PartOf= propagates the scheduler's stop and restart (an automatic one after a crash
+    too) to the workers; After= orders them. No BindsTo=/Requires=/Wants=: those would pull a
+    local scheduler into a workers-only host."""
+    d = directives("ybb-dask-worker@.service")
+    assert set(d["PartOf"][0].split()) == {"ybb.target", "ybb-dask-scheduler.service"}
+    assert "ybb-dask-scheduler.service" in d["After"][0].split()
+    for pulling in ("BindsTo", "Requires", "Requisite"):
+        assert pulling not in d
+    assert "ybb-dask-scheduler.service" not in " ".join(d.get("Wants", []))
+
+
+def test_dask_speaks_mutual_tls():
+    tls_files = {"DASK_TLS_CA_FILE=/etc/ybb/dask-tls/ca.pem", "DASK_TLS_CERT=/etc/ybb/dask-tls/cert.pem",
+                 "DASK_TLS_KEY=/etc/ybb/dask-tls/key.pem"}
+    for unit in ("ybb-api.service", "ybb-sweeper.service", "ybb-dask-scheduler.service", "ybb-dask-worker@.service"):
+        environment = {item for line in directives(unit)["Environment"] for item in line.split()}
+        assert tls_files <= environment, unit
+    flags = ["--tls-ca-file", "${DASK_TLS_CA_FILE}", "--tls-cert", "${DASK_TLS_CERT}", "--tls-key", "${DASK_TLS_KEY}"]
+    scheduler = directives("ybb-dask-scheduler.service")["ExecStart"][0].split()
+    assert scheduler[scheduler.index("--protocol") + 1] == "tls"
+    worker = directives("ybb-dask-worker@.service")
+    assert "DASK_SCHEDULER_ADDRESS=tls://127.0.0.1:8786" in worker["Environment"]
+    for command in (scheduler, worker["ExecStart"][0].split()):
+        assert all(command[command.index(flag) + 1] == value for flag, value in zip(flags[::2], flags[1::2]))
+    env_example = (SYSTEMD_DIR / "ybb.env.example").read_text()
+    assert "\nDASK_SCHEDULER_ADDRESS=tls://127.0.0.1:8786\n" in env_example
+    assert all(f"\n{item}\n" in env_example for item in tls_files)
 
 
 def test_commands():

@@ -38,7 +38,7 @@ def test_counts_from_both_gunicorn_workers_add_up(stack) -> None:
     after = health_count(requests.get(f"{gunicorn}/metrics", timeout=10).text)
     assert after - before == HITS
 
-    log = (stack.config.var / "log" / "ybb-api.jsonl").read_text().splitlines()
+    log = (stack.config.var / "log" / "ybb-api.jsonl").read_text().split("\n")
     pids = {line["pid"] for line in map(json.loads, log) if str(line.get("request_id", "")).startswith(f"metrics-{marker}")}
     assert len(pids) == 2, f"expected both Gunicorn workers to answer, got pids {pids}"
 

@@ -56,7 +56,8 @@ def test_an_error_in_an_export_task_reaches_sentry_from_the_worker(stack, api, s
     step = tasks.Step(tasks.JobRef(job_id, store.location, str(layout.root), {}, "x.csv"), 0,
                       PartitionFile(str(part), 1, 0))
 
-    with Client(f"tcp://127.0.0.1:{stack.config.scheduler_port}", set_as_default=False, timeout=20) as client:
+    with Client(stack.config.scheduler_address, security=stack.dask_security(), set_as_default=False,
+                timeout=20) as client:
         outcome = client.submit(tasks.prepare, step, pure=False).result(timeout=60)
     assert isinstance(outcome, tasks.Failed) and outcome.code == "export_failed"
 

@@ -55,7 +55,8 @@ def test_killed_worker_mid_export_still_yields_a_complete_file(stack, api) -> No
     direct.headers.update(api.headers)
     gunicorn = f"http://127.0.0.1:{stack.config.api_port}"
 
-    with Client(f"tcp://127.0.0.1:{stack.config.scheduler_port}", set_as_default=False, timeout=20) as client:
+    with Client(stack.config.scheduler_address, security=stack.dask_security(), set_as_default=False,
+                timeout=20) as client:
         names = {f"worker-{n}" for n in range(1, stack.config.workers + 1)}
         wait_for(lambda: {w["name"] for w in _workers(client).values()} == names, timeout=60,
                  message=lambda: f"the cluster is not whole before the test: {_workers(client)}")

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_cors import CORS
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ybb_engine.service import ExportService
 
-from .auth import SECURITY_SCHEMES
+from . import compat as compat_api
+from .auth import SECURITY_SCHEMES, init_key_check
 from .bulk import BulkRequests
 from .config import Config
 from .errors import YbbApi
 from .jsonprovider import OrjsonProvider
 from .keys import KeyRing
 from .observability import init_observability
+from .observability.settings import proxy_networks
+from .proxies import TrustedProxies
 from .request_id import init_request_id
 from .resources import compat, exports, health, templates
 
@@ -25,7 +27,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
     if app.config.get("TRUST_PROXY", True):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        proxies = proxy_networks(app.config["FORWARDED_ALLOW_IPS"])
+        app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]
 
     app.extensions["ybb_service"] = ExportService.from_settings(config)
     app.extensions["ybb_keyring"] = KeyRing(app.config["API_KEYS_FILE"])
@@ -35,6 +38,7 @@ def create_app(config: Config | None = None) -> Flask:
              "X-Request-Id", "Idempotency-Key"], expose_headers=["X-Request-Id", "Location", "Retry-After",
              "X-Pagination", "Content-Disposition"])
     init_request_id(app)
+    init_key_check(app, compat_api.keyless_request)
     api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     for module in (health, templates, exports, compat):
         api.register_blueprint(module.blp)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import flask
 import flask_smorest
@@ -60,5 +60,16 @@ def _loads(data: bytes) -> Any:
     # them safe, so only bodies that both refuse are broken JSON.
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            _too_deep()
+    try:
         return json.loads(data)
+    except RecursionError:
+        _too_deep()
+
+
+def _too_deep() -> NoReturn:
+    # A record is an object of scalars (or shallow lists/objects, written as JSON text): orjson's
+    # 1,024 levels are far beyond any real one, and the stdlib would recurse past Python's limit.
+    abort(400, message="The body is nested too deeply to be records.", error_code="invalid_json")

@@ -28,7 +28,6 @@ class Config(EngineSettings):
     def __init__(self, **overrides: object) -> None:
         super().__init__()
         self.SECRET_KEY = env("SECRET_KEY", DEFAULT_SECRET_KEY)
-        self.API_KEYS_FILE = env("API_KEYS_FILE")
         self.BULK_MIN_BYTES = env_int("BULK_MIN_BYTES", 1 << 20)
         self.BULK_NICE = env_int("BULK_NICE", 10)
         self.USE_X_ACCEL = env_bool("USE_X_ACCEL", False)
@@ -40,6 +39,9 @@ class Config(EngineSettings):
         self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.COMPAT_KEYLESS_IPS = env_list("COMPAT_KEYLESS_IPS")
         self.COMPAT_TENANT = env("COMPAT_TENANT", "legacy")
+        # The service's public address (https://exports.example.org): the base of every link it
+        # answers (Location, download_url). Empty: the request's own (Nginx only passes known hosts).
+        self.PUBLIC_URL = (env("PUBLIC_URL", "") or "").rstrip("/")
         self.METRICS_ALLOW_NETWORKS = env("METRICS_ALLOW_NETWORKS", "127.0.0.0/8,::1/128")
         self.FORWARDED_ALLOW_IPS = env("FORWARDED_ALLOW_IPS", "127.0.0.1")
         self.DEBUG_ERROR_ROUTE = env_bool("DEBUG_ERROR_ROUTE", False)

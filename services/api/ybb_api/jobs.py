@@ -6,7 +6,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app
+from flask import current_app, request
 
 from ybb_engine.service import ExportService, Job, State, job_view
 
@@ -16,6 +16,11 @@ from .errors import abort
 
 def service() -> ExportService:
     return current_app.extensions["ybb_service"]
+
+
+def base_url() -> str:
+    """The base of the links the API answers: PUBLIC_URL, else the request's scheme and host."""
+    return (current_app.config.get("PUBLIC_URL") or request.host_url).rstrip("/")
 
 
 def view(job: Job, base_url: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -23,6 +24,16 @@ class RecordList(fields.Field):
         return value
 
 
+def _valid_port(url: str) -> None:
+    """marshmallow's Url accepts any digits as the port; urlsplit (and the delivery) only 0-65535."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ma.ValidationError("The port must be from 1 to 65535.")
+
+
 class ExportRequestSchema(ma.Schema):
     template = fields.String(metadata={"description": "A stock template, as `type/name`, e.g. `participants/standard`"})
     columns = fields.List(fields.Dict(), metadata={"description": "Your own columns instead of a template"})
@@ -31,9 +42,10 @@ class ExportRequestSchema(ma.Schema):
                                                      "(omit it with `upload: true`)"})
     upload = fields.Boolean(load_default=False, metadata={
         "description": "Create the job empty and send the records in batches to /records, then /commit"})
-    expected_rows = fields.Integer(validate=validate.Range(min=0), metadata={
+    # At most the largest integer every JSON reader takes exactly (and far below what the job store holds).
+    expected_rows = fields.Integer(validate=validate.Range(min=0, max=2**53 - 1), metadata={
         "description": "With upload: commit fails unless exactly this many records arrived"})
-    callback_url = fields.Url(schemes={"http", "https"}, require_tld=False, metadata={
+    callback_url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=_valid_port, metadata={
         "description": "Receives a signed POST when the export ends (see docs/webhooks.md)"})
     filename = fields.String(validate=validate.Length(max=200))
     filters = fields.Raw(metadata={"description": "See docs/templates.md"})

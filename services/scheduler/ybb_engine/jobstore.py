@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     expires_at REAL NOT NULL,
     expected_rows INTEGER,
     batches INTEGER NOT NULL DEFAULT 0,
+    pending_batches INTEGER NOT NULL DEFAULT 0,
+    request_digest TEXT,
     callback_url TEXT,
     cache_key TEXT,
     webhook_status TEXT
@@ -99,9 +101,11 @@ class JobStore(Protocol):
     def find_idempotent(self, tenant: str, key: str) -> Job | None: ...
     def find_cached(self, tenant: str, cache_key: str, now: float) -> Job | None: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
-    def transition(self, job_id: str, from_states: Iterable[State], **fields: Any) -> bool: ...
+    def transition(self, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None = None,
+                   **fields: Any) -> bool: ...
     def add_progress(self, job_id: str, rows: int) -> None: ...
-    def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None: ...
+    def reserve_batch(self, job_id: str, partitions: int) -> int | None: ...
+    def finish_batch(self, job_id: str, rows: int, stored: bool) -> None: ...
     def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[Job], int]: ...
     def recent(self, states: Sequence[State] | None, limit: int) -> builtins.list[Job]: ...
     def count_by_state(self) -> dict[str, int]: ...
@@ -129,7 +133,18 @@ class SqliteJobStore:
         self.location = str(path)
         self._local = threading.local()
         Path(self.location).parent.mkdir(parents=True, exist_ok=True)
-        self._connect().executescript(_SCHEMA)
+        conn = self._connect()
+        conn.executescript(_SCHEMA)
+        self._add_new_columns(conn)
+
+    @staticmethod
+    def _add_new_columns(conn: sqlite3.Connection) -> None:
+        """A store made by an earlier version gets the columns added since."""
+        present = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+        added = {"pending_batches": "INTEGER NOT NULL DEFAULT 0", "request_digest": "TEXT"}
+        for name, definition in added.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -171,33 +186,47 @@ class SqliteJobStore:
     def update(self, job_id: str, **fields: Any) -> None:
         self.transition(job_id, (), **fields)
 
-    def transition(self, job_id: str, from_states: Iterable[State], **fields: Any) -> bool:
-        """Update `fields`; with `from_states`, only when the job is in one of them."""
+    def transition(self, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None = None,
+                   **fields: Any) -> bool:
+        """Update `fields`; with `from_states`, only when the job is in one of them, and with
+        `when`, only when those columns have those values."""
         row = _encode(fields)
         sets = ", ".join(f"{name} = ?" for name in row)
-        params: list[Any] = [*row.values(), job_id]
+        params: builtins.list[Any] = [*row.values(), job_id]
         sql = f"UPDATE jobs SET {sets} WHERE id = ?"
         states = [State(s).value for s in from_states]
         if states:
             sql += f" AND state IN ({', '.join('?' for _ in states)})"
             params += states
-        return self._connect().execute(sql, params).rowcount == 1
+        for name, value in _encode(when or {}).items():
+            if name not in COLUMNS:
+                raise ValueError(f"unknown job column {name!r}")
+            sql += f" AND {name} = ?"
+            params.append(value)
+        return bool(self._connect().execute(sql, params).rowcount == 1)
 
     def add_progress(self, job_id: str, rows: int) -> None:
         self._connect().execute("UPDATE jobs SET rows_done = rows_done + ? WHERE id = ?", (rows, job_id))
 
-    def reserve_batch(self, job_id: str, rows: int, partitions: int) -> tuple[int, int] | None:
-        """Claim the next partition numbers and row offset for an uploaded batch.
+    def reserve_batch(self, job_id: str, partitions: int) -> int | None:
+        """Claim the next partition numbers for an uploaded batch, which is then in flight.
 
-        Returns (first partition index, first row offset), or None when the job no longer
-        accepts records. Atomic across processes, so concurrent batches never collide.
+        Returns the first partition index, or None when the job no longer accepts records.
+        Atomic across processes, so concurrent batches never collide. Its rows count once
+        `finish_batch` says they are stored.
         """
         found = self._connect().execute(
-            "UPDATE jobs SET partitions = partitions + ?, rows_total = rows_total + ?, batches = batches + 1 "
-            "WHERE id = ? AND state = ? RETURNING partitions, rows_total",
-            (partitions, rows, job_id, State.AWAITING_RECORDS.value),
+            "UPDATE jobs SET partitions = partitions + ?, pending_batches = pending_batches + 1 "
+            "WHERE id = ? AND state = ? RETURNING partitions",
+            (partitions, job_id, State.AWAITING_RECORDS.value),
         ).fetchone()
-        return (found[0] - partitions, found[1] - rows) if found else None
+        return int(found[0]) - partitions if found else None
+
+    def finish_batch(self, job_id: str, rows: int, stored: bool) -> None:
+        """A reserved batch is written (its rows count) or was given up (nothing of it stays)."""
+        self._connect().execute(
+            "UPDATE jobs SET pending_batches = pending_batches - 1, rows_total = rows_total + ?, "
+            "batches = batches + ? WHERE id = ?", (rows if stored else 0, 1 if stored else 0, job_id))
 
     def list(self, tenant: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
         where, params = ("WHERE tenant = ?", [tenant]) if tenant is not None else ("", [])

@@ -79,7 +79,9 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     expected_rows: int | None = None
-    batches: int = 0
+    batches: int = 0                     # uploaded batches stored
+    pending_batches: int = 0             # uploaded batches being written now
+    request_digest: str | None = None    # what the Idempotency-Key was first used for
     callback_url: str | None = None
     cache_key: str | None = None
     webhook_status: str | None = None
@@ -120,19 +122,22 @@ COLUMNS = tuple(f.name for f in dataclasses.fields(Job))
 class Transitions(Protocol):
     """The part of a JobStore that `move` needs."""
 
-    def transition(self, job_id: str, from_states: Iterable[State], **fields: Any) -> bool: ...
+    def transition(self, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None = None,
+                   **fields: Any) -> bool: ...
     def get(self, job_id: str) -> Job | None: ...
 
 
-def move(store: Transitions, job_id: str, target: State, **fields: Any) -> Job | None:
-    """Move the job to `target` if its current state allows it, with `fields`; log it once.
+def move(store: Transitions, job_id: str, target: State, when: dict[str, Any] | None = None,
+         **fields: Any) -> Job | None:
+    """Move the job to `target` if its current state allows it (and its fields equal `when`),
+    with `fields`; log it once.
 
     Returns the job as it is now, or None when the move was not allowed (another process
     ended, cancelled or started the job first). Ending a job stamps `finished_at`.
     """
     if target in (State.SUCCEEDED, State.FAILED, State.CANCELLED):
         fields.setdefault("finished_at", time.time())
-    if not store.transition(job_id, State.sources_of(target), state=target, **fields):
+    if not store.transition(job_id, State.sources_of(target), when, state=target, **fields):
         return None
     job = store.get(job_id)
     if job is not None:

@@ -36,7 +36,7 @@ from .partitions import PartitionFile, list_partitions, write_partitions
 from .settings import EngineSettings
 from .spec import build_spec
 from .tasks import JobRef, Notification, mark_failed
-from .telemetry import job_transition
+from .telemetry import job_context, job_transition
 from .templates import TemplateRegistry, load_templates
 from .webhooks import check_callback_url
 
@@ -59,7 +59,7 @@ class ExportRequest:
     body: Mapping[str, Any]
     request_id: str | None = None
     idempotency_key: str | None = None
-    webhook_secret: str = ""
+    webhook_key_id: str = ""  # the API key whose webhook secret signs the callback (looked up by the worker)
     base_url: str = ""      # for the links in webhook payloads
 
 
@@ -87,7 +87,7 @@ class ExportService:
         layout = DataLayout(settings.DATA_DIR)
         layout.root.mkdir(parents=True, exist_ok=True)
         return cls(settings, load_templates(), open_store(str(layout.sqlite_path)), layout,
-                   Cluster(settings.DASK_SCHEDULER_ADDRESS, settings.DASK_CONNECT_TIMEOUT))
+                   Cluster.from_settings(settings))
 
     # -- looking up --------------------------------------------------------------------------
 
@@ -119,13 +119,16 @@ class ExportService:
     def create(self, request: ExportRequest) -> Job:
         """Validate and submit (or open for batched upload); wait when the export should be synchronous."""
         body = request.body
+        digest = _request_digest(body) if request.idempotency_key else None
         if request.idempotency_key and (existing := self.store.find_idempotent(request.tenant,
                                                                                 request.idempotency_key)):
-            return existing
+            return _same_request(existing, digest)
         upload = bool(body.get("upload"))
         records: list[dict[str, Any]] = list(body.get("records") or [])
         _check_upload(body, upload)
-        spec = build_spec({k: body[k] for k in SPEC_KEYS if k in body}, self.templates, records[:SAMPLE_ROWS])
+        self.settings.limits().check_records(len(records))
+        spec = build_spec({k: body[k] for k in SPEC_KEYS if k in body}, self.templates, records[:SAMPLE_ROWS],
+                          self.settings.limits())
         if body.get("callback_url"):
             check_callback_url(body["callback_url"], self.settings.WEBHOOK_ALLOWLIST)
         cache_key = None if upload else _cache_key(request.tenant, spec.to_dict(), body, records)
@@ -141,6 +144,7 @@ class ExportService:
                   template=body.get("template"), format=spec.format,
                   filename=sanitize_filename(body.get("filename"), spec.format, default=default_name),
                   spec=spec.to_dict(), request_id=request.request_id, idempotency_key=request.idempotency_key,
+                  request_digest=digest,
                   rows_total=len(records), created_at=now,
                   expires_at=now + 3600 * self.settings.RETENTION_HOURS,
                   expected_rows=body.get("expected_rows"), callback_url=body.get("callback_url"),
@@ -151,7 +155,8 @@ class ExportService:
             job = self.store.create(job)
         except DuplicateJob:  # a concurrent retry with the same Idempotency-Key won
             self.layout.remove_job(job.id)
-            return self.store.find_idempotent(request.tenant, request.idempotency_key or "")  # type: ignore[return-value]
+            winner = self.store.find_idempotent(request.tenant, request.idempotency_key or "")
+            return _same_request(winner, digest)  # type: ignore[arg-type]
         except BaseException:
             self.layout.remove_job(job.id)  # no job folder without its job row
             raise
@@ -161,25 +166,33 @@ class ExportService:
         if inline:
             pipeline.run_inline(self._ref(job), partitions)
             return self.get(job.id)
-        final = self._submit(client, job, partitions, request.webhook_secret, request.base_url)
+        final = self._submit(client, job, partitions, request.webhook_key_id, request.base_url)
         if self._wants_sync(body, len(records)):
             self._wait(final, job.id)
         return self.get(job.id)
 
     def append(self, job: Job, records: Sequence[Mapping[str, Any]]) -> Job:
         """Store one uploaded batch as partitions, after those of earlier batches."""
+        self.settings.limits().check_records(len(records))
         rows_per_partition = self.settings.PARTITION_ROWS
         partitions = -(-len(records) // rows_per_partition)
-        claimed = self.store.reserve_batch(job.id, len(records), partitions)
-        if claimed is None:
+        first_index = self.store.reserve_batch(job.id, partitions)
+        if first_index is None:
             raise EngineError("not_accepting_records", f"The export is {job.state}; it takes no more records.",
                               status=409)
-        first_index, offset = claimed
-        write_partitions(records, self.layout.input_dir(job.id), rows_per_partition, first_index, offset)
+        stored = False
+        try:
+            write_partitions(records, self.layout.input_dir(job.id), rows_per_partition, first_index)
+            stored = True
+        except OSError as exc:  # e.g. the disk is full: none of the batch stays, and none of it counts
+            raise EngineError("storage_unavailable", "The batch could not be stored; send it again later.",
+                              status=503, headers={"Retry-After": "30"}) from exc
+        finally:
+            self.store.finish_batch(job.id, len(records), stored)
         return self.get(job.id)
 
-    def commit(self, job: Job, webhook_secret: str = "", base_url: str = "") -> Job:
-        """Start an upload job once every batch has arrived."""
+    def commit(self, job: Job, webhook_key_id: str = "", base_url: str = "") -> Job:
+        """Start an upload job once every batch has arrived; `webhook_key_id` signs its callback."""
         if job.state is not State.AWAITING_RECORDS:
             raise EngineError("not_accepting_records",
                               f"The export is {job.state}; only an upload awaiting records can be committed.",
@@ -187,12 +200,18 @@ class ExportService:
         if job.expected_rows is not None and job.expected_rows != job.rows_total:
             raise EngineError("row_count_mismatch", f"Expected {job.expected_rows} rows, received {job.rows_total}.",
                               errors={"expected_rows": job.expected_rows, "received_rows": job.rows_total})
+        if job.pending_batches:
+            raise _batch_in_flight()
         client = self._client()
-        queued = move(self.store, job.id, State.QUEUED)
+        # Only as read: no batch in flight, and the rows counted above (a batch may have finished since).
+        queued = move(self.store, job.id, State.QUEUED, when={"pending_batches": 0, "rows_total": job.rows_total})
         if queued is None:
+            now = self.get(job.id)
+            if now.state is State.AWAITING_RECORDS:
+                raise _batch_in_flight()
             raise EngineError("not_accepting_records", "The export was committed or cancelled meanwhile.",
                               status=409)
-        self._submit(client, queued, list_partitions(self.layout.input_dir(job.id)), webhook_secret, base_url)
+        self._submit(client, queued, list_partitions(self.layout.input_dir(job.id)), webhook_key_id, base_url)
         return self.get(job.id)
 
     # -- ending --------------------------------------------------------------------------------
@@ -211,11 +230,20 @@ class ExportService:
         return self.get(job.id)
 
     def check_lost(self, job: Job) -> Job:
-        """A queued or running job whose tasks the scheduler no longer has is failed, not left running."""
-        if job.state not in ACTIVE or time.time() - job.created_at < self.settings.LOST_JOB_GRACE:
+        """A queued or running job that can no longer finish is failed with a clear code, not left
+        running: its tasks are lost (scheduler restart, repeated worker loss), it ran past
+        JOB_TIME_LIMIT, or it has waited NO_WORKERS_GRACE seconds with no worker connected."""
+        now = time.time()
+        if job.state not in ACTIVE or now - job.created_at < self.settings.LOST_JOB_GRACE:
             return job
+        limit = self.settings.JOB_TIME_LIMIT
+        if limit and job.started_at is not None and now - job.started_at > limit:
+            return self._fail_and_cancel(job, "time_limit_exceeded",
+                                         f"The export ran longer than its time limit ({limit} s).")
         try:
-            state = pipeline.final_task_state(self.cluster.client(), job.id)
+            client = self.cluster.client()
+            state = pipeline.final_task_state(client, job.id)
+            workers = self.cluster.scheduler()["workers"]
         except (ClusterUnavailable, OSError, TimeoutError):
             return job  # the scheduler is down: readiness reports it; decide when it is back
         if state in (None, "erred", "forgotten"):
@@ -223,16 +251,31 @@ class ExportService:
             mark_failed(self.store, job.id, code,
                         "The cluster lost this export's tasks (scheduler restart or repeated worker loss).")
             return self.get(job.id)
+        if not workers and job.state is State.QUEUED and now - job.created_at > self.settings.NO_WORKERS_GRACE:
+            return self._fail_and_cancel(job, "no_workers", "No export worker is connected to the cluster; "
+                                         "the export could not start.")
         return job
+
+    def _fail_and_cancel(self, job: Job, code: str, message: str) -> Job:
+        if mark_failed(self.store, job.id, code, message):
+            try:
+                pipeline.cancel_export(self.cluster.client(), job.id, job.partitions)
+            except (ClusterUnavailable, OSError, TimeoutError):
+                pass  # its tasks do nothing once the job has ended (tasks._guarded)
+        return self.get(job.id)
 
     def sweep(self, now: float | None = None) -> dict[str, int]:
         """Retention: delete expired jobs' files and mark them expired; fail lost jobs."""
         now = time.time() if now is None else now
         expired = 0
         for job in self.store.expired(now):
-            self.layout.remove_job(job.id)
-            expired += move(self.store, job.id, State.EXPIRED) is not None
-        lost = sum(self.check_lost(job).state is State.FAILED for job in self.store.unfinished())
+            with job_context(job.id, task="sweep", job=job):  # each job's lines carry its own fields only
+                self.layout.remove_job(job.id)
+                expired += move(self.store, job.id, State.EXPIRED) is not None
+        lost = 0
+        for job in self.store.unfinished():
+            with job_context(job.id, task="sweep", job=job):
+                lost += self.check_lost(job).state is State.FAILED
         return {"expired": expired, "lost": lost}
 
     # -- monitoring ----------------------------------------------------------------------------
@@ -274,7 +317,8 @@ class ExportService:
     # -- internals -------------------------------------------------------------------------------
 
     def _ref(self, job: Job) -> JobRef:
-        return JobRef(job.id, self.store.location, str(self.layout.root), job.spec, job.filename)
+        return JobRef(job.id, self.store.location, str(self.layout.root), job.spec, job.filename,
+                      self.settings.JOB_TIME_LIMIT)
 
     def _cached(self, tenant: str, cache_key: str) -> Job | None:
         cached = self.store.find_cached(tenant, cache_key, time.time())
@@ -289,12 +333,12 @@ class ExportService:
             raise EngineError("cluster_unavailable", "The export cluster is unavailable; retry later.",
                               status=503, headers={"Retry-After": "30"}) from exc
 
-    def _submit(self, client: Any, job: Job, partitions: Sequence[PartitionFile], webhook_secret: str,
+    def _submit(self, client: Any, job: Job, partitions: Sequence[PartitionFile], webhook_key_id: str,
                 base_url: str) -> Future:
         notification = None
         if job.callback_url:
             settings = self.settings
-            notification = Notification(job.callback_url, webhook_secret, base_url,
+            notification = Notification(job.callback_url, webhook_key_id, settings.API_KEYS_FILE, base_url,
                                         tuple(settings.WEBHOOK_ALLOWLIST), settings.WEBHOOK_ATTEMPTS,
                                         settings.WEBHOOK_BACKOFF)
         return pipeline.submit_export(client, self._ref(job), partitions, notification)
@@ -320,6 +364,11 @@ class ExportService:
                         f"The cluster could not run the export: {type(exc).__name__}")
 
 
+def _batch_in_flight() -> EngineError:
+    return EngineError("batch_in_flight", "A batch of records is still being stored; commit once every batch "
+                       "has been answered.", status=409, headers={"Retry-After": "1"})
+
+
 def is_input_error(job: Job) -> bool:
     """A failed job whose cause is the request's content (422), not the service (500)."""
     return job.error_code in INPUT_ERROR_CODES
@@ -332,6 +381,23 @@ def _check_upload(body: Mapping[str, Any], upload: bool) -> None:
     if upload and not (body.get("template") or body.get("columns")):
         raise EngineError("validation_error", "An upload job needs a template or columns: they cannot be "
                           "inferred from records that have not arrived.")
+
+
+def _request_digest(body: Mapping[str, Any]) -> str:
+    """What a request asked for, to tell a retry (same body) from a reused Idempotency-Key."""
+    try:
+        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # lone surrogates
+        data = json.dumps(body, sort_keys=True, default=str).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _same_request(existing: Job, digest: str | None) -> Job:
+    """The earlier job of an Idempotency-Key, if it was created for the same request."""
+    if existing.request_digest is not None and digest is not None and existing.request_digest != digest:
+        raise EngineError("idempotency_key_reused", "This Idempotency-Key was used for a different request; "
+                          "use a new key for a new export.")
+    return existing
 
 
 def _cache_key(tenant: str, spec: dict[str, Any], body: Mapping[str, Any], records: list[Any]) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .limits import Limits
+
 VERSION = "1.0.0"
 
 
@@ -47,6 +49,12 @@ class EngineSettings:
         self.DATA_DIR = env("DATA_DIR", "var/data") or "var/data"
         self.DASK_SCHEDULER_ADDRESS = env("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:8786")
         self.DASK_CONNECT_TIMEOUT = env_int("DASK_CONNECT_TIMEOUT", 10)
+        # Mutual TLS with the scheduler (PEM paths; all three or none): with them the client
+        # presents DASK_TLS_CERT and trusts only DASK_TLS_CA_FILE, and DASK_SCHEDULER_ADDRESS
+        # must be tls://. The scheduler and workers get the same files (docs/configuration.md).
+        self.DASK_TLS_CA_FILE = env("DASK_TLS_CA_FILE") or None
+        self.DASK_TLS_CERT = env("DASK_TLS_CERT") or None
+        self.DASK_TLS_KEY = env("DASK_TLS_KEY") or None
         self.READY_MIN_WORKERS = env_int("READY_MIN_WORKERS", 1)
         self.PARTITION_ROWS = env_int("PARTITION_ROWS", 5_000)
         self.SYNC_MAX_ROWS = env_int("SYNC_MAX_ROWS", 5_000)
@@ -55,6 +63,10 @@ class EngineSettings:
         self.RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
         self.RESULT_CACHE = env_bool("RESULT_CACHE", True)
         self.LOST_JOB_GRACE = env_int("LOST_JOB_GRACE", 30)
+        self.JOB_TIME_LIMIT = env_int("JOB_TIME_LIMIT", 3600)  # seconds of running; 0: none
+        self.NO_WORKERS_GRACE = env_int("NO_WORKERS_GRACE", 300)
+        # The API keys (ybb_api.keys): the API authenticates with them, the workers sign webhooks with them.
+        self.API_KEYS_FILE = env("API_KEYS_FILE")
         self.WEBHOOK_ALLOWLIST = env_list("WEBHOOK_ALLOWLIST")
         self.WEBHOOK_ATTEMPTS = env_int("WEBHOOK_ATTEMPTS", 4)
         self.WEBHOOK_BACKOFF = env_float("WEBHOOK_BACKOFF", 2.0)
@@ -65,9 +77,21 @@ class EngineSettings:
         self.SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0)
         self.SENTRY_RELEASE = env("SENTRY_RELEASE") or VERSION
         self.WORKER_NICE = env_int("WORKER_NICE", 10)
+        # The bounds of one request (docs/security.md#limits); EngineSettings.limits() hands them out.
+        self.MAX_RECORDS_PER_REQUEST = env_int("MAX_RECORDS_PER_REQUEST", 1_048_575)
+        self.MAX_COLUMNS = env_int("MAX_COLUMNS", 16_384)  # capped at Excel's 16,384 by Limits
+        self.MAX_FIELD_NAME_CHARS = env_int("MAX_FIELD_NAME_CHARS", 255)
+        self.MAX_FILTERS = env_int("MAX_FILTERS", 100)
+        self.MAX_FILTER_VALUES = env_int("MAX_FILTER_VALUES", 10_000)
         for name, value in overrides.items():
             setattr(self, name, value)
 
     @property
     def data_dir(self) -> Path:
         return Path(self.DATA_DIR)
+
+    def limits(self) -> Limits:
+        """The request bounds, as the spec builder and the service check them."""
+        return Limits(records=self.MAX_RECORDS_PER_REQUEST, columns=self.MAX_COLUMNS,
+                      field_name_chars=self.MAX_FIELD_NAME_CHARS, filters=self.MAX_FILTERS,
+                      filter_values=self.MAX_FILTER_VALUES)

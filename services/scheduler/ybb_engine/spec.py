@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import EngineError
+from .limits import DEFAULT_LIMITS, Limits
 from .operations import shape_columns, validate_dedupe, validate_filters, validate_sort
 from .options import Options, parse_options
 from .templates import Column, TemplateRegistry, column_problems, columns_from_request, humanize, infer_columns
@@ -62,8 +63,10 @@ def _column(data: Mapping) -> Column:
     return column
 
 
-def build_spec(request: Mapping, registry: TemplateRegistry, sample: Sequence[Mapping] = ()) -> ExportSpec:
-    """Validate an export request (the POST body minus "records") into an ExportSpec."""
+def build_spec(request: Mapping, registry: TemplateRegistry, sample: Sequence[Mapping] = (),
+               limits: Limits = DEFAULT_LIMITS) -> ExportSpec:
+    """Validate an export request (the POST body minus "records") into an ExportSpec, within `limits`
+    (the request's bounds but the record count, which the service checks)."""
     if not isinstance(request, Mapping):
         raise EngineError("invalid_request", "The request body must be a JSON object.")
     title = DEFAULT_TITLE
@@ -78,9 +81,9 @@ def build_spec(request: Mapping, registry: TemplateRegistry, sample: Sequence[Ma
         found = registry.get(*template.split("/"))
         available, title = list(found.columns), found.title
     elif columns is not None:
-        available = columns_from_request(columns)
+        available = columns_from_request(columns, limits)
     else:
-        available = infer_columns(sample)
+        available = infer_columns(sample, limits)
 
     fmt = request.get("format", "xlsx")
     if fmt not in FORMATS:
@@ -89,11 +92,12 @@ def build_spec(request: Mapping, registry: TemplateRegistry, sample: Sequence[Ma
     options = parse_options(request.get("options"))
     by_field = {c.field: c for c in available}
     ctx = options.time_context()
-    output = shape_columns(available, request.get("select"), request.get("rename"), request.get("order"))
-    filters = validate_filters(request.get("filters"), by_field, ctx)
-    sort = validate_sort(request.get("sort"), by_field)
-    dedupe = validate_dedupe(request.get("dedupe"), by_field)
+    output = shape_columns(available, request.get("select"), request.get("rename"), request.get("order"), limits)
+    filters = validate_filters(request.get("filters"), by_field, ctx, limits)
+    sort = validate_sort(request.get("sort"), by_field, limits)
+    dedupe = validate_dedupe(request.get("dedupe"), by_field, limits)
     if options.split_by is not None:
+        limits.check_field_name(options.split_by, "options.split_by")
         if fmt != "xlsx":
             raise EngineError("invalid_option", "split_by applies to xlsx exports only.",
                               errors={"split_by": "only for format xlsx"})

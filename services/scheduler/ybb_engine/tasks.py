@@ -32,7 +32,7 @@ from .lifecycle import Job, State, move
 from .partitions import PartitionFile, read_partition
 from .spec import ExportSpec
 from .telemetry import job_context
-from .webhooks import deliver
+from .webhooks import deliver, secret_for
 
 T = TypeVar("T")
 log = logging.getLogger("ybb.tasks")
@@ -47,6 +47,7 @@ class JobRef:
     data_dir: str
     spec: dict[str, Any]
     filename: str
+    time_limit: int = 0   # seconds a job may run (JOB_TIME_LIMIT); 0: no limit
 
     @property
     def layout(self) -> DataLayout:
@@ -78,8 +79,13 @@ class Step:
 
 @dataclass(frozen=True)
 class Notification:
+    """The webhook of a job. It names the API key whose webhook secret signs it, not the secret:
+    task arguments end up in the scheduler's state and in the workers' "Compute Failed" log
+    lines. The worker looks the secret up in the keys file (webhooks.secret_for)."""
+
     url: str
-    secret: str
+    key_id: str
+    keys_file: str | None  # API_KEYS_FILE, readable by the workers at the same path
     base_url: str
     allowlist: tuple[str, ...] = ()
     attempts: int = 4
@@ -99,11 +105,17 @@ def mark_failed(store: JobStore, job_id: str, code: str, message: str, errors: A
 
 
 def _guarded(ref: JobRef, work: Callable[[], T]) -> T | Failed:
-    """Run one step of a job. A cancelled job's steps do nothing, and a step that was already
+    """Run one step of a job. An ended job's steps do nothing (a step past the job's time limit
+    fails it), and a step that was already
     running when the job was cancelled removes the job's files once it is done: the files it
     wrote would otherwise outlive the cancellation."""
-    if _cancelled(ref):
-        return Failed("cancelled", "The export was cancelled.")
+    job = _job(ref)
+    if job is not None and job.ended:  # cancelled, or failed by another step or the time limit
+        return Failed(job.error_code or job.state.value, f"The export has ended ({job.state}).")
+    if job is not None and ref.time_limit and job.started_at and time.time() - job.started_at > ref.time_limit:
+        failure = Failed("time_limit_exceeded", f"The export ran longer than its time limit ({ref.time_limit} s).")
+        mark_failed(ref.job_store(), ref.job_id, failure.code, failure.message)
+        return failure
     try:
         return work()
     except EngineError as exc:
@@ -252,8 +264,14 @@ def notify(ref: JobRef, outcome: dict[str, Any], notification: Notification) -> 
     if job is None or job.state not in (State.SUCCEEDED, State.FAILED):
         return None
     payload = {"event": f"export.{job.state.value}", "job": job_view(job, notification.base_url)}
-    status = deliver(notification.url, payload, notification.secret, notification.allowlist,
-                     notification.attempts, notification.backoff)
+    secret = secret_for(notification.keys_file, notification.key_id)
+    if secret:
+        status = deliver(notification.url, payload, secret, notification.allowlist,
+                         notification.attempts, notification.backoff)
+    else:  # the key, or its secret, left the keys file after the export was created
+        log.warning("webhook for job %s not sent: API key %r has no webhook secret in %s", ref.job_id,
+                    notification.key_id, notification.keys_file)
+        status = "not sent: the API key has no webhook secret"
     ref.job_store().update(ref.job_id, webhook_status=status)
     log.info("webhook for job %s: %s", ref.job_id, status)
     return status

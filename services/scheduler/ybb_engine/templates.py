@@ -10,6 +10,7 @@ from typing import Any, TypeGuard
 import yaml
 
 from .errors import EngineError, TemplateError
+from .limits import DEFAULT_LIMITS, Limits
 from .safety import has_forbidden_chars
 from .values import COLUMN_TYPES, parse_boolean, parse_number
 
@@ -171,10 +172,15 @@ def column_from_dict(data: Mapping) -> Column:
     return column
 
 
-def columns_from_request(items: Any) -> list[Column]:
+def columns_from_request(items: Any, limits: Limits = DEFAULT_LIMITS) -> list[Column]:
     """The `columns` key of a request, with per-index errors."""
     if not isinstance(items, list) or not items:
         raise EngineError("invalid_columns", "columns must be a non-empty list of column objects.")
+    limits.check_columns(len(items), "columns")
+    for index, item in enumerate(items):
+        if isinstance(item, Mapping):
+            limits.check_field_name(item.get("field"), f"columns[{index}].field")
+            limits.check_field_name(item.get("currency_field"), f"columns[{index}].currency_field")
     columns: list[Column] = []
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(items):
@@ -184,10 +190,11 @@ def columns_from_request(items: Any) -> list[Column]:
         else:
             assert column is not None  # no problems: a Column
             columns.append(column)
-    fields = [c.field for c in columns]
-    for index, name in enumerate(fields):
-        if name in fields[:index]:
+    seen: set[str] = set()  # not fields[:index]: quadratic in the columns
+    for index, name in enumerate(c.field for c in columns):
+        if name in seen:
             errors.setdefault(str(index), []).append(f"field '{name}' is given twice")
+        seen.add(name)
     if errors:
         raise EngineError("invalid_columns", f"{len(errors)} column(s) are invalid.", errors=errors)
     return columns
@@ -290,15 +297,20 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 
 
-def infer_columns(records: Sequence[Mapping]) -> list[Column]:
-    """Columns for records sent without template or columns: every key, in first-seen order."""
+def infer_columns(records: Sequence[Mapping], limits: Limits = DEFAULT_LIMITS) -> list[Column]:
+    """Columns for records sent without template or columns: every key, in first-seen order.
+    A key longer than the field-name limit, or more keys than the column limit, is refused."""
     seen: dict[str, list[Any]] = {}
-    for record in records:
+    for index, record in enumerate(records):
         if not isinstance(record, Mapping):
             continue
         for key, value in record.items():
+            limits.check_field_name(key, f"records[{index}]")
             if isinstance(key, str) and FIELD_NAME.fullmatch(key):
-                values = seen.setdefault(key, [])
+                values = seen.get(key)
+                if values is None:
+                    limits.check_columns(len(seen) + 1, "columns (inferred from the records' keys)")
+                    values = seen[key] = []
                 if value is not None and value != "":
                     values.append(value)
     if not seen:

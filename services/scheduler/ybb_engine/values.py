@@ -21,6 +21,11 @@ _TIMESTAMP = re.compile(r"-?\d{9,}(\.\d+)?")
 _ZERO_DATE = re.compile(r"0000-00-00([ T]00:00:00(\.0+)?)?")
 # Unix timestamps at or beyond this are taken as milliseconds (JavaScript's Date.now()).
 _MILLISECONDS_FROM = 10**11
+# An integer parsed from a text has at most this many digits: the range of Excel's and float's
+# exponents (1.8e308). Longer digit strings, and exponent forms past it ("1e300000"), are refused
+# before any conversion, which would take time quadratic in the digits (2 s for "1e300000").
+MAX_INTEGER_DIGITS = 308
+_INTEGER_BOUND = 10**MAX_INTEGER_DIGITS
 _TRUE = {"1", "true", "yes", "y", "t", "on"}
 _FALSE = {"0", "false", "no", "n", "f", "off"}
 
@@ -75,17 +80,27 @@ def _number_from_text(text: str, integer: bool) -> int | float:
     if text.lower() in _NON_FINITE:
         raise Blank("non_finite_blanked")
     if _INTEGER.fullmatch(text):
-        return int(text)
-    if not _NUMERIC.fullmatch(text):
+        if len(text.lstrip("+-").lstrip("0")) <= MAX_INTEGER_DIGITS:
+            return int(text)
+        if integer:
+            raise ValueError(f"{text[:40]!r} has more than {MAX_INTEGER_DIGITS} digits")
+        # A number column reads it as a float, which keeps 17 digits (or overflows: blanked below).
+    elif not _NUMERIC.fullmatch(text):
         raise ValueError(f"{text[:40]!r} is not a number")
-    if integer:
+    elif integer:
         try:
             number = Decimal(text)
         except InvalidOperation:
             raise ValueError(f"{text[:40]!r} is not an integer") from None
-        if number != number.to_integral_value():
+        if number.is_zero():
+            return 0
+        # adjusted(): the exponent of the first digit, known without expanding "1e300000".
+        if number.adjusted() >= MAX_INTEGER_DIGITS:
+            raise ValueError(f"{text[:40]!r} has more than {MAX_INTEGER_DIGITS} digits")
+        integral = number.to_integral_value()
+        if number != integral:
             raise ValueError(f"{text[:40]!r} is not an integer")
-        return int(number)
+        return int(integral)
     result = float(text)
     if not math.isfinite(result):
         raise Blank("non_finite_blanked")
@@ -102,6 +117,8 @@ def _parse_number(value: Any, integer: bool) -> int | float:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     if isinstance(value, int):
+        if integer and not -_INTEGER_BOUND < value < _INTEGER_BOUND:
+            raise ValueError(f"an integer of more than {MAX_INTEGER_DIGITS} digits")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -109,6 +126,8 @@ def _parse_number(value: Any, integer: bool) -> int | float:
         if integer:
             if not value.is_integer():
                 raise ValueError(f"{value!r} is not an integer")
+            if not -_INTEGER_BOUND < value < _INTEGER_BOUND:
+                raise ValueError(f"{value!r} has more than {MAX_INTEGER_DIGITS} digits")
             return int(value)
         return value
     if isinstance(value, Decimal):
@@ -151,7 +170,7 @@ def parse_enum(value: Any) -> int | str:
         return int(value) if value.is_integer() else map_key(value)
     if isinstance(value, str):
         # "2" and 2 are the same status code; "007" stays a text.
-        if _INTEGER.fullmatch(value) and str(int(value)) == value:
+        if len(value) <= MAX_INTEGER_DIGITS and _INTEGER.fullmatch(value) and str(int(value)) == value:
             return int(value)
         return value
     raise ValueError(f"a {type(value).__name__} is not an enum value")

@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterable
+from datetime import date
 
 from .formatting import column_formats
 from .safety import empty_warnings, is_formula_like, neutralise_for_csv
@@ -49,6 +50,9 @@ def encode_rows(rows: Iterable[tuple], spec) -> tuple[bytes, dict[str, int]]:
     warnings = empty_warnings()
     formats = column_formats(spec.columns, options)
     null_text = options.null_display or ""
+    # null_display is text from the request: guarded like any text cell, counted per cell.
+    null_is_formula = is_formula_like(null_text)
+    null_cell = neutralise_for_csv(null_text) if null_is_formula else null_text
     width = len(spec.columns)
 
     def lines():
@@ -56,11 +60,14 @@ def encode_rows(rows: Iterable[tuple], spec) -> tuple[bytes, dict[str, int]]:
             out = []
             for value, fmt in zip(row[:width], formats, strict=False):
                 if value is None:
-                    out.append(null_text)
+                    warnings["formula_neutralised"] += null_is_formula
+                    out.append(null_cell)
                     continue
                 text = fmt.text(value)
-                # Real numbers (a negative amount) are not formulas; only texts are checked.
-                is_text = isinstance(value, str) or fmt.label(value) is not None
+                # Real numbers (a negative amount) are not formulas; texts are checked, and so are
+                # formatted dates, whose format (options.date_format, a column's format) may hold
+                # literal text such as "=HYPERLINK(...)".
+                is_text = isinstance(value, (str, date)) or fmt.label(value) is not None
                 out.append(_cell(text, warnings) if is_text else text)
             yield out
 

@@ -90,6 +90,14 @@ def test_idempotency_key_returns_the_same_job(client, keys) -> None:
     assert other_tenant.json["id"] != first["id"]
 
 
+def test_an_idempotency_key_reused_for_another_request_is_a_422(client, keys) -> None:
+    headers = {**auth(keys.a), "Idempotency-Key": "order-export-8"}
+    first = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS[:3]}, headers=headers)
+    reused = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS[:4]}, headers=headers)
+    assert first.status_code == 201
+    assert reused.status_code == 422 and reused.json["code"] == "idempotency_key_reused" and reused.json["request_id"]
+
+
 def test_other_tenant_gets_404_for_status_file_and_cancel(client, keys) -> None:
     job = client.post("/api/v1/exports", json={"columns": COLUMNS, "records": RECORDS[:2]}, headers=auth(keys.a)).json
     for method, path in (("get", ""), ("get", "/file"), ("delete", "")):

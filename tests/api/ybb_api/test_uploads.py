@@ -92,3 +92,56 @@ def test_a_batch_that_is_not_utf8_is_a_400(client, keys) -> None:
         response = client.post(f"/api/v1/exports/{job['id']}/records", data=b'[{"n": "\xff\xfe"}]',
                                headers={"X-API-Key": keys.a, "Content-Type": content_type})
         assert response.status_code == 400 and response.json["code"] == "invalid_json", response.json
+
+
+def test_a_batch_that_fails_to_be_stored_leaves_nothing_and_counts_nothing(client, keys, app, monkeypatch) -> None:
+    """Disk full in the middle of a batch (issue 13, item 9): 503, no partition of it stays, its
+    rows are not counted, and the upload can go on and commit with every row."""
+    headers = {"X-API-Key": keys.a}
+    job_id = client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True, "expected_rows": 150},
+                         headers=headers).json["id"]
+    rows = [{"n": i, "name": f"row {i}"} for i in range(150)]
+    assert client.post(f"/api/v1/exports/{job_id}/records", json=rows[:50], headers=headers).status_code == 200
+
+    import ybb_engine.partitions as partitions
+
+    real_dumps, calls = partitions._dumps, []
+
+    def full_disk(records):  # noqa: ANN001, ANN202  the second partition of the batch hits a full disk
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_dumps(records)
+
+    monkeypatch.setattr(partitions, "_dumps", full_disk)
+    failed = client.post(f"/api/v1/exports/{job_id}/records", json=rows[50:], headers=headers)
+    assert failed.status_code == 503 and failed.json["code"] == "storage_unavailable"
+    monkeypatch.setattr(partitions, "_dumps", real_dumps)
+    status = client.get(f"/api/v1/exports/{job_id}", headers=headers).json
+    assert status["rows_total"] == 50
+    mismatch = client.post(f"/api/v1/exports/{job_id}/commit", headers=headers)
+    assert mismatch.status_code == 422 and mismatch.json["code"] == "row_count_mismatch"
+    input_dir = app.extensions["ybb_service"].layout.input_dir(job_id)
+    assert sorted(p.name for p in input_dir.iterdir()) == ["part-00000-0000050.json"]
+
+    assert client.post(f"/api/v1/exports/{job_id}/records", json=rows[50:], headers=headers).status_code == 200
+    assert client.post(f"/api/v1/exports/{job_id}/commit", headers=headers).status_code == 202
+    job = wait_for(lambda: _ended(client.get(f"/api/v1/exports/{job_id}", headers=headers).json), timeout=20,
+                   message="the upload did not end")
+    assert job["state"] == "succeeded" and job["rows"] == 150
+    book = CalamineWorkbook.from_filelike(io.BytesIO(
+        client.get(f"/api/v1/exports/{job_id}/file", headers=headers).data))
+    assert [r[0] for r in book.get_sheet_by_index(0).to_python()[1:]] == list(range(150))
+
+
+def test_a_commit_while_a_batch_is_being_stored_is_refused(client, keys, app) -> None:
+    headers = {"X-API-Key": keys.a}
+    job_id = client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True},
+                         headers=headers).json["id"]
+    store = app.extensions["ybb_service"].store
+    assert store.reserve_batch(job_id, 1) == 0  # another worker process is writing a batch now
+    refused = client.post(f"/api/v1/exports/{job_id}/commit", headers=headers)
+    assert refused.status_code == 409 and refused.json["code"] == "batch_in_flight"
+    assert client.get(f"/api/v1/exports/{job_id}", headers=headers).json["state"] == "awaiting_records"
+    store.finish_batch(job_id, 0, stored=False)
+    assert client.post(f"/api/v1/exports/{job_id}/commit", headers=headers).status_code == 202

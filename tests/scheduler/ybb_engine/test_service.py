@@ -1,13 +1,18 @@
 """ExportService, the engine's front door, without Flask: lifecycle rules and the races it closes."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from distributed import LocalCluster
 
 from jobfactory import make_job
+from support import wait_for
+from ybb_engine import pipeline, tasks
 from ybb_engine.errors import EngineError
 from ybb_engine.lifecycle import TRANSITIONS, State
+from ybb_engine.partitions import PartitionFile
 from ybb_engine.service import ExportRequest, ExportService
 from ybb_engine.settings import EngineSettings
 
@@ -78,3 +83,37 @@ def test_sweep_expires_old_jobs_and_removes_their_files(service: ExportService) 
     with pytest.raises(EngineError) as raised:
         service.file(service.get(job.id))
     assert raised.value.status == 410
+
+
+def test_a_job_running_past_its_time_limit_is_failed(service: ExportService) -> None:
+    service.settings.JOB_TIME_LIMIT = 60
+    job = service.store.create(make_job(state="running", created_at=time.time() - 600,
+                                        started_at=time.time() - 120))
+    checked = service.check_lost(job)
+    assert checked.state is State.FAILED and checked.error_code == "time_limit_exceeded"
+
+
+def test_a_task_of_a_job_past_its_time_limit_fails_it_and_does_no_work(service: ExportService) -> None:
+    job = service.store.create(make_job(state="running", started_at=time.time() - 120))
+    ref = tasks.JobRef(job.id, service.store.location, str(service.layout.root), {}, job.filename, time_limit=60)
+    outcome = tasks.prepare(tasks.Step(ref, 0, PartitionFile("/nonexistent/part.json", 1, 0)))
+    assert isinstance(outcome, tasks.Failed) and outcome.code == "time_limit_exceeded"
+    assert service.get(job.id).error_code == "time_limit_exceeded"
+    again = tasks.prepare(tasks.Step(ref, 0, PartitionFile("/nonexistent/part.json", 1, 0)))
+    assert isinstance(again, tasks.Failed)  # an ended job's steps do nothing (no read of the missing file)
+
+
+def test_a_queued_job_with_no_worker_connected_fails_with_a_clear_code(tmp_path: Path) -> None:
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        service = ExportService.from_settings(EngineSettings(
+            DATA_DIR=str(tmp_path / "data"), DASK_SCHEDULER_ADDRESS=empty.scheduler_address, NO_WORKERS_GRACE=60))
+        assert service.readiness()["cluster"] == {"ok": False, "workers": 0, "min_workers": 1}
+        job = service.create(ExportRequest(tenant="t", body={"columns": COLUMNS, "records": [{"name": "a"}],
+                                                             "mode": "async"}))
+        assert job.state is State.QUEUED
+        assert service.check_lost(job).state is State.QUEUED  # not yet: workers may be starting
+        wait_for(lambda: pipeline.final_task_state(service.cluster.client(), job.id), timeout=10,
+                 message="the scheduler never got the export's tasks")
+        service.store.update(job.id, created_at=time.time() - 120)
+        failed = service.check_lost(service.get(job.id))
+        assert failed.state is State.FAILED and failed.error_code == "no_workers"

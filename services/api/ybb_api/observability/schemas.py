@@ -9,16 +9,25 @@ from marshmallow import fields, validate
 
 from .logsearch import LEVELS, parse_window
 
+# The stats look back at most a week: the timeline has a point per minute (a week: 10,080 points,
+# about 1 MB), and a much longer window would reach before the first date Python has.
+MAX_WINDOW_SECONDS = 7 * 86400
+# A log page's offset is echoed in the answer: an integer every JSON reader takes exactly.
+MAX_OFFSET = 2**53 - 1
+
 
 class Window(fields.String):
-    """A duration such as `30m`, `1h` or `2d`, loaded as seconds."""
+    """A duration such as `30m`, `1h` or `2d` (at most 7 days), loaded as seconds."""
 
     # A String on the wire (and in the OpenAPI document), a number of seconds once loaded.
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:  # type: ignore[override]
         try:
-            return parse_window(super()._deserialize(value, attr, data, **kwargs))
+            seconds = parse_window(super()._deserialize(value, attr, data, **kwargs))
         except ValueError as exc:
             raise ma.ValidationError(str(exc)) from exc
+        if seconds > MAX_WINDOW_SECONDS:
+            raise ma.ValidationError("At most 7 days (7d).")
+        return seconds
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -34,7 +43,7 @@ class LogQueryArgs(ma.Schema):
     job_id = fields.String(validate=validate.Length(max=64))
     since = UtcDateTime(metadata={"description": "ISO 8601; without a zone, UTC"})
     until = UtcDateTime()
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -57,7 +66,8 @@ class StorySchema(ma.Schema):
 
 
 class StatsArgs(ma.Schema):
-    since = Window(load_default=3600.0, metadata={"description": "How far back: e.g. `15m`, `1h` (default), `1d`"})
+    since = Window(load_default=3600.0,
+                   metadata={"description": "How far back: e.g. `15m`, `1h` (default), `1d`; at most `7d`"})
 
 
 class SlowRequestSchema(ma.Schema):

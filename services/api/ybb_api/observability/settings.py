@@ -28,7 +28,6 @@ class Settings:
     @classmethod
     def from_app(cls, app: Flask) -> Settings:
         config = app.config
-        proxies = str(config.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")
         return cls(
             log_dir=config.get("LOG_DIR") or None,
             log_level=str(config.get("LOG_LEVEL") or "info"),
@@ -37,8 +36,13 @@ class Settings:
             sentry_traces_sample_rate=float(config.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
             debug_error_route=str(config.get("DEBUG_ERROR_ROUTE", False)).lower() in {"1", "true", "yes", "on"},
             metrics_networks=_networks(str(config.get("METRICS_ALLOW_NETWORKS") or DEFAULT_METRICS_NETWORKS)),
-            trusted_proxies=None if proxies.strip() == "*" else _networks(proxies),
+            trusted_proxies=proxy_networks(str(config.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")),
         )
+
+
+def proxy_networks(value: str) -> tuple[IpNetwork, ...] | None:
+    """FORWARDED_ALLOW_IPS: comma-separated addresses and networks; "*": any peer (None)."""
+    return None if value.strip() == "*" else _networks(value)
 
 
 def settings(app: Flask) -> Settings:

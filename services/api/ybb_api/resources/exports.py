@@ -17,7 +17,7 @@ blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="
 
 
 def _base_url() -> str:
-    return request.host_url.rstrip("/")
+    return jobs.base_url()
 
 
 def _visible_tenant() -> str | None:
@@ -27,6 +27,16 @@ def _visible_tenant() -> str | None:
 
 def _view(job: Job) -> dict:
     return jobs.view(job, _base_url())
+
+
+def _webhook_key_id(callback_url: str | None) -> str:
+    """The caller's key id: the worker signs the callback with that key's webhook secret. A key
+    without one cannot have callbacks (they would be signed with an empty secret)."""
+    key = current_key()
+    if callback_url and not key.webhook_secret:
+        abort(422, message="This API key has no webhook_secret in the keys file, so its callbacks cannot be signed; "
+              "give it one or leave out callback_url.", error_code="webhook_secret_missing")
+    return key.id
 
 
 def _own_job(job_id: str) -> Job:
@@ -59,7 +69,7 @@ class Exports(MethodView):
         job = jobs.service().create(ExportRequest(
             tenant=key.tenant, body=body, request_id=current_request_id(),
             idempotency_key=request.headers.get("Idempotency-Key", "")[:200] or None,
-            webhook_secret=key.webhook_secret, base_url=_base_url()))
+            webhook_key_id=_webhook_key_id(body.get("callback_url")), base_url=_base_url()))
         if job.state is State.FAILED:  # a synchronous export that failed answers as an error
             abort(422 if is_input_error(job) else 500, message=job.error_message, error_code=job.error_code,
                   errors=job.error_detail)
@@ -107,7 +117,8 @@ class ExportCommit(MethodView):
     @require_scope("exports:write")
     def post(self, job_id: str):
         """Start an upload job once every batch has been sent"""
-        job = jobs.service().commit(_own_job(job_id), current_key().webhook_secret, _base_url())
+        job = _own_job(job_id)
+        job = jobs.service().commit(job, _webhook_key_id(job.callback_url), _base_url())
         view = _view(job)
         return view, 202, {"Location": view["links"]["self"]}
 
