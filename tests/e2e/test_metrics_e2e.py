@@ -38,8 +38,10 @@ def test_counts_from_both_gunicorn_workers_add_up(stack) -> None:
     after = health_count(requests.get(f"{gunicorn}/metrics", timeout=10).text)
     assert after - before == HITS
 
-    log = (stack.config.var / "log" / "ybb-api.jsonl").read_text().split("\n")
-    pids = {line["pid"] for line in map(json.loads, log) if str(line.get("request_id", "")).startswith(f"metrics-{marker}")}
+    # split("\n"), not splitlines(): logged paths may hold U+2028 and other line breaks of Unicode
+    text = (stack.config.var / "log" / "ybb-api.jsonl").read_text()
+    lines = [json.loads(line) for line in text.split("\n") if line.strip()]
+    pids = {line["pid"] for line in lines if str(line.get("request_id", "")).startswith(f"metrics-{marker}")}
     assert len(pids) == 2, f"expected both Gunicorn workers to answer, got pids {pids}"
 
 

@@ -49,7 +49,8 @@ def test_run_prints_urls_and_sigterm_stops_every_process(tmp_path: Path) -> None
     env = _env(tmp_path / "var")
     proc = subprocess.Popen([sys.executable, "scripts/devstack.py", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    output = []
+    output: list[str] = []
+    pids: list[int] = []
 
     def banner_printed() -> bool:
         """Reads one more line of the output: True at the banner's last line (or if run exited)."""
@@ -62,7 +63,7 @@ def test_run_prints_urls_and_sigterm_stops_every_process(tmp_path: Path) -> None
         assert any(f"https://127.0.0.1:{env['YBB_HTTPS_PORT']}/api/v1" in line for line in output), output
         by_name = _pids(tmp_path / "var")
         assert set(by_name) == PROCESSES and by_name["devstack"] == proc.pid
-        pids = list(by_name.values())
+        pids += by_name.values()
         assert all(_alive(pid) for pid in pids)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
@@ -71,6 +72,9 @@ def test_run_prints_urls_and_sigterm_stops_every_process(tmp_path: Path) -> None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in pids:  # a failed check must not leave the stack's processes running
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_detached_start_returns_when_ready_and_stop_stops(tmp_path: Path) -> None:
