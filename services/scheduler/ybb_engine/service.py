@@ -40,8 +40,8 @@ from .telemetry import job_context, job_transition
 from .templates import TemplateRegistry, load_templates
 from .webhooks import check_callback_url
 
-__all__ = ["ClusterUnavailable", "EngineSettings", "ExportFile", "ExportRequest", "ExportService", "Job",
-           "HistogramRow", "JobStatistics", "State", "iso", "job_view"]
+__all__ = ["ENDED", "ClusterUnavailable", "EngineSettings", "ExportFile", "ExportRequest", "ExportService", "Job",
+           "HistogramRow", "JobStatistics", "State", "is_input_error", "iso", "job_view"]
 
 SPEC_KEYS = ("template", "columns", "format", "filters", "sort", "select", "rename", "order", "dedupe", "options")
 SAMPLE_ROWS = 200
@@ -240,10 +240,12 @@ class ExportService:
         if limit and job.started_at is not None and now - job.started_at > limit:
             return self._fail_and_cancel(job, "time_limit_exceeded",
                                          f"The export ran longer than its time limit ({limit} s).")
+        # Only a job that has waited long enough can fail for want of workers: ask the scheduler
+        # for them then, not on every status poll.
+        may_lack_workers = job.state is State.QUEUED and now - job.created_at > self.settings.NO_WORKERS_GRACE
         try:
-            client = self.cluster.client()
-            state = pipeline.final_task_state(client, job.id)
-            workers = self.cluster.scheduler()["workers"]
+            state = pipeline.final_task_state(self.cluster.client(), job.id)
+            workers = self.cluster.scheduler()["workers"] if may_lack_workers else None
         except (ClusterUnavailable, OSError, TimeoutError):
             return job  # the scheduler is down: readiness reports it; decide when it is back
         if state in (None, "erred", "forgotten"):
@@ -251,7 +253,7 @@ class ExportService:
             mark_failed(self.store, job.id, code,
                         "The cluster lost this export's tasks (scheduler restart or repeated worker loss).")
             return self.get(job.id)
-        if not workers and job.state is State.QUEUED and now - job.created_at > self.settings.NO_WORKERS_GRACE:
+        if workers == 0:
             return self._fail_and_cancel(job, "no_workers", "No export worker is connected to the cluster; "
                                          "the export could not start.")
         return job
@@ -383,13 +385,16 @@ def _check_upload(body: Mapping[str, Any], upload: bool) -> None:
                           "inferred from records that have not arrived.")
 
 
+def _json_bytes(value: Any, sort_keys: bool = False) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None, default=str)
+    except TypeError:  # lone surrogates, which orjson refuses and the stdlib escapes
+        return json.dumps(value, sort_keys=sort_keys, default=str).encode()
+
+
 def _request_digest(body: Mapping[str, Any]) -> str:
     """What a request asked for, to tell a retry (same body) from a reused Idempotency-Key."""
-    try:
-        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
-    except TypeError:  # lone surrogates
-        data = json.dumps(body, sort_keys=True, default=str).encode()
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(_json_bytes(body, sort_keys=True)).hexdigest()
 
 
 def _same_request(existing: Job, digest: str | None) -> Job:
@@ -401,13 +406,8 @@ def _same_request(existing: Job, digest: str | None) -> Job:
 
 
 def _cache_key(tenant: str, spec: dict[str, Any], body: Mapping[str, Any], records: list[Any]) -> str:
-    digest = hashlib.sha256(orjson.dumps([tenant, spec, body.get("filename"), body.get("callback_url")],
-                                         option=orjson.OPT_SORT_KEYS))
-    try:
-        digest.update(orjson.dumps(records, default=str))
-    except TypeError:  # lone surrogates, which orjson refuses and the stdlib escapes
-        digest.update(json.dumps(records, default=str).encode())
+    digest = hashlib.sha256(_json_bytes([tenant, spec, body.get("filename"), body.get("callback_url")],
+                                        sort_keys=True))
+    digest.update(_json_bytes(records))
     return digest.hexdigest()
 
-
-__all__ += ["ENDED", "is_input_error"]
