@@ -10,8 +10,8 @@ import pytest
 import requests
 from distributed import LocalCluster
 
-from devstack import Stack, StackConfig, find_nginx
-from support import free_port
+from devstack import Stack, find_nginx
+from support import running_stack
 from support_sentry import SentryReceiver
 
 from ybb_api import create_app
@@ -71,21 +71,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sentry_receiver: SentryRecei
     if find_nginx() is None:
         pytest.fail("nginx is not installed: run the tests with `make test`, which installs it")
     var = tmp_path_factory.mktemp("stack") / "var"
-    config = StackConfig(
-        var=var,
-        scheduler_port=free_port(), dashboard_port=free_port(), api_port=free_port(),
-        https_port=free_port(), http_port=free_port(), workers=2, gunicorn_workers=2,
-        extra_env={"PARTITION_ROWS": "500", "SYNC_MAX_ROWS": "100", "LOG_LEVEL": "warning",
-                   "LOG_DIR": str(var / "log"), "SENTRY_DSN": sentry_receiver.dsn, "SENTRY_ENVIRONMENT": "e2e",
-                   "SENTRY_TRACES_SAMPLE_RATE": "1.0", "DEBUG_ERROR_ROUTE": "1"},
-    )
-    stack = Stack(config)
-    try:
-        stack.start()
-        stack.wait_ready()
+    with running_stack(var, workers=2, gunicorn_workers=2, extra_env={
+            "PARTITION_ROWS": "500", "SYNC_MAX_ROWS": "100", "LOG_LEVEL": "warning", "LOG_DIR": str(var / "log"),
+            "SENTRY_DSN": sentry_receiver.dsn, "SENTRY_ENVIRONMENT": "e2e", "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+            "DEBUG_ERROR_ROUTE": "1"}) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="session")

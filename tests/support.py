@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ybb_engine.templates import Column
@@ -58,3 +60,20 @@ def expected_cell(column: Column, raw: Any) -> Any:
     if column.type == "date":
         return datetime.fromisoformat(raw).date()
     return raw
+
+
+@contextmanager
+def running_stack(var: Path, **settings: Any) -> Iterator[Any]:
+    """A real stack (devstack: Nginx, Gunicorn, Dask) on free loopback ports under `var`,
+    ready while the block runs, stopped after it. `settings` are StackConfig fields."""
+    from devstack import Stack, StackConfig
+
+    ports = {name: free_port() for name in ("scheduler_port", "dashboard_port", "api_port", "https_port",
+                                            "http_port")}
+    stack = Stack(StackConfig(var=var, **{**ports, **settings}))
+    try:
+        stack.start()
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()

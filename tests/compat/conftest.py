@@ -13,29 +13,22 @@ from collections.abc import Iterator
 
 import pytest
 from oldclient import OldClient, dev_key
-from support import free_port
+from support import running_stack
 
-from devstack import Stack, StackConfig
+from devstack import Stack
 
 
 @pytest.fixture(scope="session")
 def keyless_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     var = tmp_path_factory.mktemp("keyless-stack") / "var"
-    config = StackConfig(
-        var=var, scheduler_port=free_port(), dashboard_port=free_port(), api_port=free_port(),
-        https_port=free_port(), http_port=free_port(), workers=1, gunicorn_workers=2,
+    with running_stack(
+        var, workers=1, gunicorn_workers=2,
         extra_env={"COMPAT_KEYLESS_IPS": "127.0.0.1", "COMPAT_TENANT": "legacy", "PARTITION_ROWS": "500",
                    "LOG_LEVEL": "warning", "LOG_DIR": str(var / "log")},
         # This stack serves the replay alone: no need to pace it under the production rate limits.
         nginx_limits={"RATE_LIMIT_PER_IP": "500r/s", "RATE_LIMIT_PER_KEY": "500r/s", "RATE_LIMIT_BURST": "1000"},
-    )
-    stack = Stack(config)
-    try:
-        stack.start()
-        stack.wait_ready()
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(params=["with-key", "keyless"])
