@@ -9,7 +9,7 @@ LOCUST_VENV ?= .venv-locust
 LOCUST_PY := $(LOCUST_VENV)/bin/python
 LOCUST_STAMP := $(LOCUST_VENV)/.installed
 
-.PHONY: help run run-detached stop key test test-fast lint lint-python bench loadtest loadtest-quick nginx php chromium readers clean
+.PHONY: help run run-detached stop key test test-fast lint lint-python bench loadtest loadtest-quick nginx php chromium readers databases clean
 
 help:
 	@echo "make run           start the whole stack in the foreground (Ctrl-C stops it)"
@@ -17,6 +17,7 @@ help:
 	@echo "make key TENANT=x  print a new API key for tenant x (the running stack accepts it at once)"
 	@echo "make test          ruff, mypy, then the test suite (starts real Nginx, Gunicorn and Dask on free ports)"
 	@echo "make test-fast     the tests that start no real processes (no e2e, deploy, clients or scripts tests)"
+	@echo "make databases     install MariaDB and PostgreSQL for the source tests (apt-get, when root)"
 	@echo "make readers       install the cross-reader test's readers: exceljs, SheetJS (npm), LibreOffice"
 	@echo "make lint          ruff and mypy, then validate docker-compose, the Dockerfiles and the systemd units"
 	@echo "make bench         the benchmark: ratios against pandas/xlsxwriter/openpyxl, end-to-end figures"
@@ -80,7 +81,12 @@ chromium:
 readers:
 	@scripts/ensure_readers.sh
 
-test: $(DEV_STAMP) lint-python $(LOCUST_STAMP) nginx php chromium readers
+# MariaDB and PostgreSQL (Debian's packages, with apt-get when root), for the source tests: the
+# tests start private servers on free ports (or use YBB_TEST_MARIADB_URL / YBB_TEST_POSTGRES_URL).
+databases:
+	@scripts/ensure_databases.sh
+
+test: $(DEV_STAMP) lint-python $(LOCUST_STAMP) nginx php chromium readers databases
 	YBB_LOCUST_PYTHON=$(CURDIR)/$(LOCUST_PY) $(PY) -m pytest
 
 # In-process tests only (the Dask cluster of tests/conftest.py runs in threads): about half a minute.

@@ -19,6 +19,8 @@ from ybb_api.config import TestingConfig
 from ybb_api.keys import SCOPES, create_key
 from ybb_engine.telemetry import bind_fields, unbind_fields
 
+pytest_plugins = ["database_fixtures"]  # the `mariadb` and `postgres` servers (tests/database_fixtures.py)
+
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:

@@ -17,7 +17,7 @@ from .observability import init_observability
 from .observability.settings import proxy_networks
 from .proxies import TrustedProxies
 from .request_id import init_request_id
-from .resources import compat, exports, health, templates
+from .resources import compat, compat_db, exports, health, sources, templates
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -40,7 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_request_id(app)
     init_key_check(app, compat_api.keyless_request)
     api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
-    for module in (health, templates, exports, compat):
+    for module in (health, templates, sources, exports, compat, compat_db):
         api.register_blueprint(module.blp)
     init_observability(app, api)
     app.wsgi_app = BulkRequests(app.wsgi_app, app.config["BULK_MIN_BYTES"], app.config["BULK_NICE"])  # type: ignore[method-assign]

@@ -24,10 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app, request
+from werkzeug.exceptions import HTTPException
 
+from ybb_engine.errors import EngineError
 from ybb_engine.service import Job, State, iso
 
 from .auth import authenticate
@@ -514,7 +516,15 @@ def _mb(size: int | None) -> float:
     return round((size or 0) / MIB, 2)
 
 
-def success_envelope(job: Job, view: dict[str, Any], translation: Translation, clock: Clock) -> dict[str, Any]:
+class Echoed(Protocol):
+    """What an answer echoes of its request: a records Translation, or compat_db's."""
+
+    plan: Any  # .report() -> filters_applied
+    old_format: str
+    received: int
+
+
+def success_envelope(job: Job, view: dict[str, Any], translation: Echoed, clock: Clock) -> dict[str, Any]:
     """The old answer of a finished export (its single-file shape), with the new links added."""
     now = datetime.now(UTC).isoformat()
     seconds = clock.seconds()
@@ -803,6 +813,18 @@ def http_error_envelope(error: Any) -> tuple[dict[str, Any], int, dict[str, str]
         message = data.get("message") or error.description or error.name
     body, status = error_envelope(status, message, code, errors)
     return body, status, dict(data.get("headers") or {})
+
+
+def answer_errors_the_old_way(blueprint: Any) -> None:
+    """Every error under the blueprint (abort(), validation, EngineError, a 500) in the old shape."""
+    @blueprint.errorhandler(HTTPException)
+    def old_http_error(error: HTTPException) -> Any:
+        return http_error_envelope(error)
+
+    @blueprint.errorhandler(EngineError)
+    def old_engine_error(error: EngineError) -> Any:
+        body, status = error_envelope(error.status, error.message, error.code, error.errors)
+        return body, status, error.headers
 
 
 def keyless_request() -> bool:

@@ -34,12 +34,21 @@ def _valid_port(url: str) -> None:
         raise ma.ValidationError("The port must be from 1 to 65535.")
 
 
+class SourceRefSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=65), metadata={
+        "description": "A source of GET /api/v1/sources, e.g. `ybb/participants`"})
+    params = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), load_default=dict, metadata={
+        "description": "Its parameters: values only, each checked against the source's declaration"})
+
+
 class ExportRequestSchema(ma.Schema):
     template = fields.String(metadata={"description": "A stock template, as `type/name`, e.g. `participants/standard`"})
     columns = fields.List(fields.Dict(), metadata={"description": "Your own columns instead of a template"})
     format = fields.String(load_default="xlsx", validate=validate.OneOf(FORMATS))
     records = RecordList(allow_none=True, metadata={"description": "The rows: an array of objects "
                                                      "(omit it with `upload: true`)"})
+    source = fields.Nested(SourceRefSchema, metadata={
+        "description": "Read the rows from a named database source instead of `records` (always a job: 202)"})
     upload = fields.Boolean(load_default=False, metadata={
         "description": "Create the job empty and send the records in batches to /records, then /commit"})
     # At most the largest integer every JSON reader takes exactly (and far below what the job store holds).
@@ -66,7 +75,10 @@ class ExportRequestSchema(ma.Schema):
     def template_or_columns(self, data: dict, **kwargs: Any) -> None:
         if "template" in data and "columns" in data:
             raise ma.ValidationError("Give either template or columns, not both.", "columns")
-        if data.get("records") is None and not data.get("upload"):
+        if data.get("source") is not None:
+            if data.get("records") is not None or data.get("upload"):
+                raise ma.ValidationError("Give either source or records (or upload), not both.", "source")
+        elif data.get("records") is None and not data.get("upload"):
             raise ma.ValidationError("Missing data for required field.", "records")
 
 
@@ -136,3 +148,19 @@ class TemplateSchema(ma.Schema):
     name = fields.String()
     title = fields.String()
     columns = fields.List(fields.Nested(TemplateColumnSchema))
+
+
+class SourceParamSchema(ma.Schema):
+    name = fields.String()
+    type = fields.String(metadata={"description": "integer, number, string, date, boolean"})
+    choices = fields.List(fields.String(), metadata={"description": "Named values it also takes"})
+    description = fields.String()
+
+
+class SourceSchema(ma.Schema):
+    name = fields.String(metadata={"description": "e.g. ybb/participants"})
+    description = fields.String()
+    template = fields.String(metadata={"description": "The template its rows feed unless the export names one"})
+    fields_ = fields.List(fields.String(), data_key="fields", metadata={"description": "The fields it can read"})
+    params = fields.List(fields.Nested(SourceParamSchema))
+    max_rows = fields.Integer(allow_none=True)

@@ -2,6 +2,9 @@
 
     prepare ×P ─▶ plan ─▶ scatter ×P ─▶ shuffled ─▶ render ×P ─▶ write ─▶ (notify)
 
+where each prepare task reads one partition file of records, or one key range of a source
+(sources/reader.py),
+
 or, when every partition's output rows are its input rows and the styles are known in advance
 (no filters, dedupe, sort, split_by or currency codes: fastexport.can_fuse):
 
@@ -28,7 +31,10 @@ from distributed import Client, Future, fire_and_forget
 
 from . import fastexport, tasks
 from .partitions import PartitionFile
+from .sources.reader import SourceRange
 from .tasks import JobRef, Notification, Step
+
+Inputs = Sequence[PartitionFile | SourceRange]  # record files, or the reads of a source
 
 TASK_RETRIES = 3
 
@@ -44,11 +50,12 @@ def write_key(job_id: str) -> str:
 Run = Callable[..., Any]  # run(function, *args, key=...) -> its result, or a Future of it
 
 
-def _graph(run: Run, ref: JobRef, partitions: Sequence[PartitionFile]) -> Any:
+def _graph(run: Run, ref: JobRef, partitions: Inputs) -> Any:
     """The export's steps, in order; `run` either submits each to Dask or calls it here."""
     job_id = ref.job_id
     steps = [Step(ref, index, part) for index, part in enumerate(partitions)]
-    if fastexport.can_fuse(ref.export_spec()):
+    # A source's reads find their row counts only when they run, so their rows are numbered by the plan step.
+    if fastexport.can_fuse(ref.export_spec()) and not any(isinstance(p, SourceRange) for p in partitions):
         # Rows stay where they are: each partition prepares and renders in one task.
         rendered = [run(tasks.prepare_render, step, key=_key("prepare", job_id, step.index)) for step in steps]
         return run(tasks.write, ref, rendered, None, key=write_key(job_id))
@@ -62,7 +69,7 @@ def _graph(run: Run, ref: JobRef, partitions: Sequence[PartitionFile]) -> Any:
     return run(tasks.write, ref, rendered, the_plan, key=write_key(job_id))
 
 
-def submit_export(client: Client, ref: JobRef, partitions: Sequence[PartitionFile],
+def submit_export(client: Client, ref: JobRef, partitions: Inputs,
                   notification: Notification | None = None) -> Future:
     """Submit the export's graph; returns the future of its final (write) task."""
 
@@ -77,7 +84,7 @@ def submit_export(client: Client, ref: JobRef, partitions: Sequence[PartitionFil
     return final
 
 
-def run_inline(ref: JobRef, partitions: Sequence[PartitionFile]) -> dict[str, Any]:
+def run_inline(ref: JobRef, partitions: Inputs) -> dict[str, Any]:
     """The same steps, called one after the other in this thread: for small exports, which
     then never wait in the cluster's queue behind a big one. Returns the outcome."""
 

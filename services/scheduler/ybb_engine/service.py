@@ -34,6 +34,9 @@ from .layout import DataLayout
 from .lifecycle import ACTIVE, ENDED, Job, State, move
 from .partitions import PartitionFile, list_partitions, write_partitions
 from .settings import EngineSettings
+from .sources import SourceCatalog
+from .sources.exports import prepare_source_export
+from .sources.reader import SourceRange
 from .spec import build_spec
 from .tasks import JobRef, Notification, mark_failed
 from .telemetry import job_context, job_transition
@@ -75,9 +78,10 @@ class ExportFile:
 
 class ExportService:
     def __init__(self, settings: EngineSettings, templates: TemplateRegistry, store: JobStore,
-                 layout: DataLayout, cluster: Cluster) -> None:
+                 layout: DataLayout, cluster: Cluster, sources: SourceCatalog | None = None) -> None:
         self.settings = settings
         self.templates = templates
+        self.sources = sources if sources is not None else SourceCatalog({})
         self.store = store
         self.layout = layout
         self.cluster = cluster
@@ -87,7 +91,7 @@ class ExportService:
         layout = DataLayout(settings.DATA_DIR)
         layout.root.mkdir(parents=True, exist_ok=True)
         return cls(settings, load_templates(), open_store(str(layout.sqlite_path)), layout,
-                   Cluster.from_settings(settings))
+                   Cluster.from_settings(settings), SourceCatalog.load(settings.SOURCES_DIRS))
 
     # -- looking up --------------------------------------------------------------------------
 
@@ -123,6 +127,8 @@ class ExportService:
         if request.idempotency_key and (existing := self.store.find_idempotent(request.tenant,
                                                                                 request.idempotency_key)):
             return _same_request(existing, digest)
+        if body.get("source") is not None:
+            return self._create_from_source(request, digest)
         upload = bool(body.get("upload"))
         records: list[dict[str, Any]] = list(body.get("records") or [])
         _check_upload(body, upload)
@@ -170,6 +176,58 @@ class ExportService:
         if self._wants_sync(body, len(records)):
             self._wait(final, job.id)
         return self.get(job.id)
+
+    def _create_from_source(self, request: ExportRequest, digest: str | None) -> Job:
+        """An export whose rows a source reads on the workers: always a job, never cached."""
+        body = request.body
+        if body.get("records") or body.get("upload"):
+            raise EngineError("validation_error", "Give either source or records (or upload), not both.",
+                              errors={"json": {"source": ["Cannot be combined with records or upload."]}})
+        if body.get("callback_url"):
+            check_callback_url(body["callback_url"], self.settings.WEBHOOK_ALLOWLIST)
+        client = self._client()
+        settings = self.settings
+        export = prepare_source_export(self.sources, body["source"], {k: body[k] for k in SPEC_KEYS if k in body},
+                                       self.templates, settings.limits(), settings.PARTITION_ROWS,
+                                       settings.SOURCE_MAX_ROWS)
+        now = time.time()
+        template = body.get("template") or (None if body.get("columns") else export.query.source.template)
+        job = Job(id=uuid.uuid4().hex, tenant=request.tenant, state=State.QUEUED, template=template,
+                  format=export.spec.format,
+                  filename=sanitize_filename(body.get("filename"), export.spec.format,
+                                             default=export.query.source.name.replace("/", "-")),
+                  spec=export.spec.to_dict(), request_id=request.request_id,
+                  idempotency_key=request.idempotency_key, request_digest=digest, rows_total=export.plan.rows,
+                  partitions=len(export.plan.ranges), created_at=now,
+                  expires_at=now + 3600 * settings.RETENTION_HOURS, callback_url=body.get("callback_url"))
+        try:
+            job = self.store.create(job)
+        except DuplicateJob:
+            winner = self.store.find_idempotent(request.tenant, request.idempotency_key or "")
+            return _same_request(winner, digest)  # type: ignore[arg-type]
+        job_transition(job, job.state.value)
+        self._submit(client, job, export.plan.ranges, request.webhook_key_id, request.base_url)
+        return self.get(job.id)
+
+    def bind_source(self, name: str, params: Mapping[str, Any], strict: bool = True) -> Any:
+        """Check a source's parameters without reading (the old API reports what it applied)."""
+        return self.sources.bind(name, params, self.settings.SOURCE_MAX_ROWS, strict)
+
+    def source_statistics(self, name: str, params: Mapping[str, Any], strict: bool = True) -> dict[str, Any]:
+        return self.sources.statistics(self.bind_source(name, params, strict))
+
+    def check_source_connection(self, name: str) -> dict[str, str]:
+        """SELECT 1 on a source's connection: its dialect, host and database, never its user or password."""
+        info = self.sources.check_connection(self.sources.get(name).connection)
+        return {"connection": info.name, "dialect": info.dialect, "host": info.host, "database": info.database}
+
+    def wait(self, job: Job, timeout: float) -> Job:
+        """The job once it has ended, or as it is after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not job.ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = self.get(job.id)
+        return job
 
     def append(self, job: Job, records: Sequence[Mapping[str, Any]]) -> Job:
         """Store one uploaded batch as partitions, after those of earlier batches."""
@@ -335,7 +393,7 @@ class ExportService:
             raise EngineError("cluster_unavailable", "The export cluster is unavailable; retry later.",
                               status=503, headers={"Retry-After": "30"}) from exc
 
-    def _submit(self, client: Any, job: Job, partitions: Sequence[PartitionFile], webhook_key_id: str,
+    def _submit(self, client: Any, job: Job, partitions: Sequence[PartitionFile | SourceRange], webhook_key_id: str,
                 base_url: str) -> Future:
         notification = None
         if job.callback_url:

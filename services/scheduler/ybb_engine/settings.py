@@ -83,6 +83,9 @@ class EngineSettings:
         self.MAX_FIELD_NAME_CHARS = env_int("MAX_FIELD_NAME_CHARS", 255)
         self.MAX_FILTERS = env_int("MAX_FILTERS", 100)
         self.MAX_FILTER_VALUES = env_int("MAX_FILTER_VALUES", 10_000)
+        # Named SQL sources (docs/sources.md); their connections are SOURCE_<NAME>_URL or DB_*.
+        self.SOURCES_DIRS = env_list("SOURCES_DIRS")  # more source files, beside the shipped ones
+        self.SOURCE_MAX_ROWS = env_int("SOURCE_MAX_ROWS", 2_000_000)
         for name, value in overrides.items():
             setattr(self, name, value)
 

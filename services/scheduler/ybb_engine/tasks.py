@@ -30,6 +30,8 @@ from .jobview import job_view
 from .layout import DataLayout
 from .lifecycle import Job, State, move
 from .partitions import PartitionFile, read_partition
+from .sources import reader
+from .sources.reader import SourceRange
 from .spec import ExportSpec
 from .telemetry import job_context
 from .webhooks import deliver, secret_for
@@ -70,11 +72,12 @@ class JobRef:
 
 @dataclass(frozen=True)
 class Step:
-    """One per-partition task of a job: partition `index` (and its input file, for prepare)."""
+    """One per-partition task of a job: partition `index` (and, for prepare, its input file
+    or the source range it reads)."""
 
     job: JobRef
     index: int
-    part: PartitionFile | None = None
+    part: PartitionFile | SourceRange | None = None
 
 
 @dataclass(frozen=True)
@@ -149,21 +152,31 @@ def _scope(ref: JobRef, task: str):  # noqa: ANN202  (a context manager)
 def prepare(step: Step) -> fastexport.Prepared | Failed:
     """Per partition: parse, validate, transform and filter; the rows go to a file in the job's work dir."""
     ref, part = step.job, _part(step)
+    name = f"source-{part.index:05d}" if isinstance(part, SourceRange) else Path(part.path).stem
     return _on_partition(step, lambda records: fastexport.prepare_file(
-        records, ref.export_spec(), part.offset, ref.work / f"prep-{Path(part.path).stem}.pkl"))
+        records, ref.export_spec(), _offset(part), ref.work / f"prep-{name}.pkl"))
 
 
 def prepare_render(step: Step) -> fastexport.Fused | Failed:
     """Per partition, when the export allows it (fastexport.can_fuse): prepare and render in one task."""
     ref, part = step.job, _part(step)
     return _on_partition(step, lambda records: fastexport.prepare_render(
-        records, ref.export_spec(), part.offset, step.index, ref.work))
+        records, ref.export_spec(), _offset(part), step.index, ref.work))
 
 
-def _part(step: Step) -> PartitionFile:
+def _part(step: Step) -> PartitionFile | SourceRange:
     if step.part is None:
         raise ValueError("a prepare step needs its partition")
     return step.part
+
+
+def _offset(part: PartitionFile | SourceRange) -> int:
+    """The first row's number, for error messages (a source range's rows are numbered within it)."""
+    return part.offset if isinstance(part, PartitionFile) else 0
+
+
+def _records(part: PartitionFile | SourceRange) -> list[dict[str, Any]]:
+    return reader.records(part) if isinstance(part, SourceRange) else read_partition(part.path)
 
 
 def _on_partition(step: Step, compute: Callable[[list[dict]], T]) -> T | Failed:
@@ -175,7 +188,7 @@ def _on_partition(step: Step, compute: Callable[[list[dict]], T]) -> T | Failed:
         move(store, ref.job_id, State.RUNNING, started_at=time.time())
 
         def work() -> T:
-            records = read_partition(_part(step).path)
+            records = _records(_part(step))
             result = compute(records)
             store.add_progress(ref.job_id, len(records))
             return result

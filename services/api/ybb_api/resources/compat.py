@@ -11,7 +11,6 @@ import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 from marshmallow import fields, validate
-from werkzeug.exceptions import HTTPException
 
 from ybb_engine.errors import EngineError
 from ybb_engine.service import ExportRequest, Job, State, is_input_error
@@ -158,15 +157,7 @@ class OldErrorSchema(ma.Schema):
 
 # -- errors in the old shape ----------------------------------------------------------------
 
-@blp.errorhandler(HTTPException)
-def old_http_error(error: HTTPException):
-    return compat.http_error_envelope(error)
-
-
-@blp.errorhandler(EngineError)
-def old_engine_error(error: EngineError):
-    body, status = compat.error_envelope(error.status, error.message, error.code, error.errors)
-    return body, status, error.headers
+compat.answer_errors_the_old_way(blp)
 
 
 def _base_url() -> str:
