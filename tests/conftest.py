@@ -3,23 +3,23 @@ stack (Nginx, Gunicorn, Dask scheduler and workers on free loopback ports), star
 per session for every end-to-end test that asks for it."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 from distributed import LocalCluster
-
-from devstack import Stack, find_nginx
 from support import running_stack
 from support_sentry import SentryReceiver
 
+from devstack import Stack, find_nginx
 from ybb_api import create_app
 from ybb_api.config import TestingConfig
 from ybb_api.keys import SCOPES, create_key
 from ybb_engine.telemetry import bind_fields, unbind_fields
 
 pytest_plugins = ["database_fixtures"]  # the `mariadb` and `postgres` servers (tests/database_fixtures.py)
+SLOW_SOURCES = Path(__file__).parent / "e2e" / "slow_sources"
 
 
 @pytest.fixture(scope="session")
@@ -69,14 +69,16 @@ def sentry_receiver() -> Iterator[SentryReceiver]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, sentry_receiver: SentryReceiver) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, sentry_receiver: SentryReceiver, mariadb) -> Iterator[Stack]:
     if find_nginx() is None:
         pytest.fail("nginx is not installed: run the tests with `make test`, which installs it")
     var = tmp_path_factory.mktemp("stack") / "var"
     with running_stack(var, workers=2, gunicorn_workers=2, extra_env={
             "PARTITION_ROWS": "500", "SYNC_MAX_ROWS": "100", "LOG_LEVEL": "warning", "LOG_DIR": str(var / "log"),
             "SENTRY_DSN": sentry_receiver.dsn, "SENTRY_ENVIRONMENT": "e2e", "SENTRY_TRACES_SAMPLE_RATE": "1.0",
-            "DEBUG_ERROR_ROUTE": "1"}) as stack:
+            "DEBUG_ERROR_ROUTE": "1",
+            # The session's MariaDB as the `ybb` source, and a slow source for the worker-loss test.
+            "SOURCE_YBB_URL": mariadb.server.readonly_url, "SOURCES_DIRS": str(SLOW_SOURCES)}) as stack:
         yield stack
 
 

@@ -171,3 +171,25 @@ def test_a_database_that_is_down_answers_503_and_no_job(service, monkeypatch) ->
     with pytest.raises(EngineError) as check:
         service.check_source_connection("ybb/participants")
     assert check.value.status == 503
+
+
+def test_a_statement_past_the_time_limit_is_stopped(ybb_env, monkeypatch) -> None:
+    from ybb_engine.sources import connections
+    from ybb_engine.sources.reader import run_all
+    connections.dispose_all()
+    monkeypatch.setenv("SOURCE_STATEMENT_TIMEOUT", "1")
+    with pytest.raises(EngineError) as slow:
+        run_all("ybb", "SELECT SLEEP(3) AS slept, COUNT(*) AS n FROM participants", {})
+    assert slow.value.code == "source_timeout"
+
+
+def test_the_reads_task_arguments_carry_the_connection_name_not_its_credentials(service, ybb_env) -> None:
+    import pickle
+
+    from ybb_engine.sources.exports import prepare_source_export
+    export = prepare_source_export(service.sources, {"name": "ybb/participants", "params": {"search": "a"}}, {},
+                                   service.templates, service.settings.limits(), 400, 100_000)
+    pickled = pickle.dumps(export.plan.ranges)
+    server = ybb_env.server
+    assert export.plan.ranges[0].connection == "ybb"
+    assert server.readonly_password.encode() not in pickled and server.readonly_user.encode() not in pickled
