@@ -358,7 +358,12 @@ YBB is installed. Next steps:
     Renewals: certbot's timer renews; reload nginx after each renewal with
       printf '#!/bin/sh\nsystemctl reload nginx\n' > /etc/letsencrypt/renewal-hooks/deploy/ybb-nginx.sh
       chmod +x /etc/letsencrypt/renewal-hooks/deploy/ybb-nginx.sh
- 4. Check: systemctl status 'ybb-*'; curl -k https://$name/health/ready
+ 4. Optional, for source exports: the application's database. Set DB_* in $ETC_DIR/ybb.env
+    (as in $PREFIX/deploy/systemd/ybb.env.example; a read-only user, docs/sources.md),
+    the password in its own file:
+      install -o root -g $YBB_USER -m 0640 /dev/null $ETC_DIR/db_password; sudoedit $ETC_DIR/db_password
+    then: systemctl restart ybb.target (worker-only hosts need the same settings)
+ 5. Check: systemctl status 'ybb-*'; curl -k https://$name/health/ready
     Logs: journalctl -u 'ybb-*' -f; nginx: /var/log/nginx/; app files: $LOG_DIR
 EOF
 }
@@ -388,6 +393,7 @@ case "$MODE" in
         start_services
         log "worker host ready: set DASK_SCHEDULER_ADDRESS in $ETC_DIR/ybb.env to the scheduler's private address,"
         log "mount the shared data directory at $DATA_DIR (NFS, docs/deploy.md), then: systemctl restart 'ybb-dask-worker@*'"
+        log "source exports: workers read the database too; copy DB_* of the API host's ybb.env and $ETC_DIR/db_password"
         ;;
     full)
         install_service_host

@@ -202,9 +202,9 @@ DASK_TLS_FLAGS = ["--tls-ca-file", "/run/secrets/dask_tls_ca", "--tls-cert", "/r
 
 def test_secrets(prod_config):
     assert prod_config["secrets"]["api_keys"]["file"].endswith("secrets/api_keys.json")
-    for name in ("api", "sweeper"):
+    for name, extra in (("api", ["db_password"]), ("sweeper", [])):
         svc = prod_config["services"][name]
-        assert [s["source"] for s in svc["secrets"]] == ["api_keys", *DASK_TLS_SECRETS]
+        assert [s["source"] for s in svc["secrets"]] == ["api_keys", *extra, *DASK_TLS_SECRETS]
         assert svc["environment"]["API_KEYS_FILE"] == "/run/secrets/api_keys"
         assert svc["environment"]["SECRET_KEY"] == SECRETS["SECRET_KEY"]
     for name in ("scheduler", "worker", "nginx"):
@@ -280,3 +280,66 @@ def test_prometheus_profile(prod_config):
     sources = [v["source"] for v in prometheus["volumes"] if v["type"] == "bind"]
     assert any(s.endswith("monitoring/prometheus/prometheus.yml") for s in sources)
     assert "ports" not in prometheus
+
+
+# The application's database (source exports): the API plans, every worker reads.
+DB_CLIENTS = {"api", "worker"}
+DB_VARIABLES = ["DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", "DB_PASSWORD_FILE", "SOURCE_YBB_URL", "SOURCES_DIRS",
+                "SOURCE_MAX_ROWS", "SOURCE_STATEMENT_TIMEOUT", "SOURCE_CONNECT_TIMEOUT"]
+
+
+def test_database_settings_reach_api_and_workers_only(prod_config, dev_config):
+    for config in (prod_config, dev_config):
+        for name, svc in config["services"].items():
+            env = svc.get("environment", {})
+            secrets = [s["source"] for s in svc.get("secrets", [])]
+            if name in DB_CLIENTS:
+                assert set(DB_VARIABLES) <= set(env), name
+                # unset: empty (the code's defaults), so source exports answer 503 source_not_configured
+                assert env["DB_HOST"] == env["DB_USER"] == env["DB_NAME"] == "", name
+                assert env["DB_PORT"] == "3306", name
+                # the password only as a file, the compose secret
+                assert env["DB_PASSWORD_FILE"] == "/run/secrets/db_password", name
+                assert "DB_PASSWORD" not in env, name
+                mount = next(s for s in svc["secrets"] if s["source"] == "db_password")
+                assert mount["target"] == env["DB_PASSWORD_FILE"], name
+                # a database on the Docker host: DB_HOST=host.docker.internal
+                assert "host.docker.internal=host-gateway" in svc["extra_hosts"], name
+            else:
+                assert not {k for k in env if k.startswith(("DB_", "SOURCE"))}, name
+                assert "db_password" not in secrets, name
+
+
+def test_database_settings_are_optional(repo):
+    """No DB_*/SOURCE* variable is `${VAR:?}`-required: the stack runs without a database
+    (prod_config and the lint run with SECRET_KEY and API_KEYS_FILE only)."""
+    text = (repo / "docker-compose.yml").read_text()
+    referenced = set(re.findall(r"\$\{((?:DB|SOURCES?)_[A-Z_]+)", text))
+    assert {"DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", "DB_PASSWORD_FILE", "SOURCE_YBB_URL"} <= referenced
+    required = re.findall(r"\$\{((?:DB|SOURCES?)_[A-Z_]*):?\?", text)
+    assert required == []
+    assert all(re.search(rf"\$\{{{name}:-", text) for name in referenced), referenced
+
+
+def test_database_password_secret_default_is_an_empty_file(prod_config, repo):
+    """Unset, the secret's file is a committed empty file: `up` fails on a missing secret
+    file (config does not), and the default must never hold a password."""
+    default = Path(prod_config["secrets"]["db_password"]["file"])
+    assert default == repo / "deploy" / "empty-secret"
+    assert default.is_file() and default.read_bytes() == b""
+
+
+def test_database_settings_from_env(run_compose):
+    result = run_compose(*files(COMPOSE_FILE), "config", "--format", "json", **SECRETS, DB_HOST="db.example.internal",
+                         DB_USER="ybb_reader", DB_NAME="ybb_database", DB_PORT="3307",
+                         DB_PASSWORD_FILE="./secrets/db_password", SOURCE_STATEMENT_TIMEOUT="60")
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["secrets"]["db_password"]["file"].endswith("/secrets/db_password")
+    for name in DB_CLIENTS:
+        env = config["services"][name]["environment"]
+        assert (env["DB_HOST"], env["DB_USER"], env["DB_NAME"], env["DB_PORT"]) == \
+            ("db.example.internal", "ybb_reader", "ybb_database", "3307"), name
+        # the host path names the secret's file; the containers read the mounted copy
+        assert env["DB_PASSWORD_FILE"] == "/run/secrets/db_password", name
+        assert env["SOURCE_STATEMENT_TIMEOUT"] == "60", name

@@ -172,3 +172,23 @@ def test_scheduler_listens_on_loopback_by_default():
     assert "YBB_SCHEDULER_HOST=127.0.0.1" in d["Environment"]
     env_example = (SYSTEMD_DIR / "ybb.env.example").read_text()
     assert "\nYBB_SCHEDULER_HOST=127.0.0.1\n" in env_example
+
+
+def test_api_and_workers_share_the_database_settings():
+    """The API (plans a source export) and every worker (reads its key ranges) load the same
+    EnvironmentFile, which documents the optional database variables, commented out, with
+    the password as a file."""
+    api = directives("ybb-api.service")["EnvironmentFile"]
+    worker = directives("ybb-dask-worker@.service")["EnvironmentFile"]
+    assert api == ["/etc/ybb/ybb.env"]
+    assert worker[0] == "/etc/ybb/ybb.env" and all(f.startswith("-") for f in worker[1:])
+    # install.sh creates /etc/ybb/ybb.env from ybb.env.example
+    assert '"$PREFIX/deploy/systemd/ybb.env.example" > "$env_file"' in (REPO / "deploy" / "install.sh").read_text()
+    lines = (SYSTEMD_DIR / "ybb.env.example").read_text().splitlines()
+    for name in ("DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", "DB_PASSWORD_FILE", "SOURCE_YBB_URL_FILE",
+                 "SOURCES_DIRS", "SOURCE_MAX_ROWS", "SOURCE_STATEMENT_TIMEOUT", "SOURCE_CONNECT_TIMEOUT"):
+        assert any(line.startswith(f"#{name}=") for line in lines), name
+        # optional: never set by default (source exports answer 503 source_not_configured)
+        assert not any(line.startswith(f"{name}=") for line in lines), name
+    assert "#DB_PASSWORD_FILE=/etc/ybb/db_password" in lines
+    assert not any(line.lstrip("#").startswith("DB_PASSWORD=") for line in lines)
