@@ -101,6 +101,8 @@ def make_dask_tls(directory: Path, days: int = 825) -> bool:
 class StackConfig:
     var: Path = ROOT / "var"
     host: str = "127.0.0.1"
+    # The scheduler's own address, when workers on other hosts must reach it (default: host).
+    scheduler_host: str | None = None
     scheduler_port: int = 8786
     dashboard_port: int = 8787
     api_port: int = 8000
@@ -159,7 +161,7 @@ class StackConfig:
 
     @property
     def scheduler_address(self) -> str:
-        return f"tls://{self.host}:{self.scheduler_port}"
+        return f"tls://{self.scheduler_host or self.host}:{self.scheduler_port}"
 
     def dask_security(self) -> Any:
         """distributed's Security for a client of this stack's scheduler (tests, the benchmark):
@@ -310,7 +312,8 @@ class Stack:
         tls = ["--tls-ca-file", str(c.dask_ca), "--tls-cert", str(c.dask_cert), "--tls-key", str(c.dask_key)]
         commands = {
             # Comms over mutual TLS; the dashboard stays HTTP on loopback, behind Nginx's /dask/.
-            "scheduler": [py, "-m", "dask", "scheduler", "--host", c.host, "--port", str(c.scheduler_port),
+            "scheduler": [py, "-m", "dask", "scheduler", "--host", c.scheduler_host or c.host,
+                          "--port", str(c.scheduler_port),
                           "--protocol", "tls", *tls,
                           "--dashboard-address", f"{c.host}:{c.dashboard_port}", "--dashboard-prefix", "/dask",
                           "--no-show"],
@@ -338,7 +341,7 @@ class Stack:
         for name in self._commands:
             self._spawn(name)
             if name == "scheduler":
-                self._wait_port(self.config.scheduler_port, name)
+                self._wait_port(self.config.scheduler_port, name, host=self.config.scheduler_host)
 
     def _spawn(self, name: str) -> None:
         log = self._logs.get(name)
@@ -354,7 +357,7 @@ class Stack:
     def _log_path(self, name: str) -> Path:
         return self.config.var / "log" / f"{name}.log"
 
-    def _wait_port(self, port: int, name: str, timeout: float = 60) -> None:
+    def _wait_port(self, port: int, name: str, timeout: float = 60, host: str | None = None) -> None:
         import socket
 
         deadline = time.monotonic() + timeout
@@ -363,7 +366,7 @@ class Stack:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see {self._log_path(name)}")
             with socket.socket() as s:
-                if s.connect_ex((self.config.host, port)) == 0:
+                if s.connect_ex((host or self.config.host, port)) == 0:
                     return
             time.sleep(0.2)
         raise TimeoutError(f"{name} did not open port {port}")
@@ -404,7 +407,7 @@ class Stack:
         _end_group(self.processes[name])
         self._spawn(name)
         if name == "scheduler":
-            self._wait_port(self.config.scheduler_port, name)
+            self._wait_port(self.config.scheduler_port, name, host=self.config.scheduler_host)
 
     def wait_ready(self, timeout: float = 120, check: Callable[[], None] | None = None) -> dict:
         """The first ready answer of /health/ready; `check` (default: every process is alive) raises to give up."""

@@ -13,6 +13,7 @@ server, and dropped on exit.
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
 import pwd
 import re
@@ -90,16 +91,19 @@ class DatabaseServer:
         self.log_path: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._stopped = False
+        self.listen: tuple[str, ...] = ()
 
     # -- life cycle ---------------------------------------------------------------------------
 
     @classmethod
     def start(cls: type[S], tmp_dir: Path | str | None = None, *, database: str = "ybb",
               admin_user: str = "ybb_admin", readonly_user: str = "ybb_readonly",
-              env: Mapping[str, str] | None = None) -> S:
+              env: Mapping[str, str] | None = None, listen: tuple[str, ...] = ()) -> S:
         """Start a private server under `tmp_dir` (default: the system's temporary directory), or
         use the running one that `env` (default: os.environ) names, and create the database and
-        users. Names get a random suffix on a running server, so that runs never collide."""
+        users. Names get a random suffix on a running server, so that runs never collide.
+        `listen`: more local addresses a private server listens on, with password access from
+        their /24 networks (PostgreSQL; the multi-host test's veth address)."""
         url = (os.environ if env is None else env).get(cls.env_var, "").strip()
         if url:
             suffix = "_" + secrets.token_hex(4)
@@ -110,6 +114,7 @@ class DatabaseServer:
             server.port = server.external.port or cls.default_port
         else:
             server = cls(database, admin_user, readonly_user)
+        server.listen = listen
         try:
             if server.external is None:
                 server._launch(Path(tmp_dir) if tmp_dir is not None else None)
@@ -354,9 +359,13 @@ class PostgresServer(DatabaseServer):
                    "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8",
                    "--locale=C.UTF-8", "--no-sync"], **as_user)
         password_file.unlink()
+        with open(directory / "data" / "pg_hba.conf", "a", encoding="utf-8") as hba:
+            for address in self.listen:
+                hba.write(f"host all all {ipaddress.ip_network(f'{address}/24', strict=False)} scram-sha-256\n")
         self.port = free_port()
         self._spawn([binaries["postgres"], "-D", str(directory / "data"), "-p", str(self.port),
-                     "-c", "listen_addresses=127.0.0.1", "-k", str(self.socket_dir), "-c", "fsync=off",
+                     "-c", f"listen_addresses={','.join(('127.0.0.1', *self.listen))}", "-k", str(self.socket_dir),
+                     "-c", "fsync=off",
                      "-c", "synchronous_commit=off", "-c", "full_page_writes=off"], **as_user)
         self._wait_ready(self._connect_superuser)
         self.superuser_url = URL.create(self.driver, "postgres", superuser_password, self.host, self.port,
