@@ -11,7 +11,9 @@ Dates, times and decimals come as text, which the template's column types parse.
 """
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,8 @@ from .connections import engine_for, unavailable
 from .query import BoundQuery
 
 FETCH_ROWS = 10_000
+READ_RETRY_DELAYS = (1.0, 5.0)
+log = logging.getLogger("ybb.sources")
 _AS_TEXT = (pa.types.is_timestamp, pa.types.is_date, pa.types.is_time, pa.types.is_decimal, pa.types.is_duration)
 
 
@@ -78,8 +82,23 @@ def _integer_key(value: Any, query: BoundQuery) -> int:
                           status=500) from None
 
 
-def read(source_range: SourceRange) -> pa.Table:
-    """One read, streamed in batches of FETCH_ROWS rows into an Arrow table."""
+def read(source_range: SourceRange, retry_delays: Sequence[float] = READ_RETRY_DELAYS) -> pa.Table:
+    """One read, streamed in batches of FETCH_ROWS rows into an Arrow table. A lost connection
+    (the database restarting, a network blip) is retried after each of `retry_delays` seconds;
+    other errors are not: they would fail again."""
+    for delay in retry_delays:
+        try:
+            return _read_once(source_range)
+        except EngineError as error:
+            if error.code != "source_unavailable":
+                raise
+            log.warning("source read %d of connection %s failed (%s); retrying in %.0f s", source_range.index,
+                        source_range.connection, error.code, delay)
+            time.sleep(delay)
+    return _read_once(source_range)
+
+
+def _read_once(source_range: SourceRange) -> pa.Table:
     names = list(source_range.fields)
     batches: list[pa.Table] = []
     try:

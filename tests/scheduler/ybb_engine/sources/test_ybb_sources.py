@@ -193,3 +193,25 @@ def test_the_reads_task_arguments_carry_the_connection_name_not_its_credentials(
     server = ybb_env.server
     assert export.plan.ranges[0].connection == "ybb"
     assert server.readonly_password.encode() not in pickled and server.readonly_user.encode() not in pickled
+
+
+def test_a_read_retries_a_lost_connection_then_gives_up(ybb_env, monkeypatch) -> None:
+    from ybb_engine.sources import connections, reader
+    query = reader.SourceRange("ybb", "SELECT id FROM participants WHERE id < :n", {"n": 5}, ("id",))
+    assert reader.read(query, retry_delays=()).column("id").to_pylist() == [1, 2, 3, 4]
+    calls = []
+    real = reader._read_once
+
+    def flaky(source_range):
+        calls.append(1)
+        if len(calls) == 1:
+            raise connections.unavailable("ybb", OSError("connection reset"))
+        return real(source_range)
+    monkeypatch.setattr(reader, "_read_once", flaky)
+    assert reader.read(query, retry_delays=(0.0,)).num_rows == 4 and len(calls) == 2
+    connections.dispose_all()
+    monkeypatch.setattr(reader, "_read_once", real)
+    monkeypatch.setenv("SOURCE_YBB_URL", "mysql+pymysql://u:p@127.0.0.1:1/ybb")
+    with pytest.raises(EngineError) as down:
+        reader.read(query, retry_delays=(0.0, 0.0))
+    assert down.value.code == "source_unavailable"
