@@ -89,9 +89,9 @@ databases:
 test: $(DEV_STAMP) lint-python $(LOCUST_STAMP) nginx php chromium readers databases
 	YBB_LOCUST_PYTHON=$(CURDIR)/$(LOCUST_PY) $(PY) -m pytest
 
-# In-process tests only (the Dask cluster of tests/conftest.py runs in threads): about half a minute.
+# In-process tests only (the Dask cluster of tests/conftest.py runs in threads; no database servers).
 test-fast: $(DEV_STAMP)
-	$(PY) -m pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/deploy --ignore=tests/clients --ignore=tests/scripts --ignore=tests/readers --ignore=tests/compat
+	$(PY) -m pytest -m "not e2e and not database" --ignore=tests/e2e --ignore=tests/deploy --ignore=tests/clients --ignore=tests/scripts --ignore=tests/readers --ignore=tests/compat
 
 # The benchmark: our engine against pandas, xlsxwriter and openpyxl, and end to end (about 10 min).
 bench: $(DEV_STAMP) nginx

@@ -39,6 +39,16 @@ def require_server(cls: type[DatabaseServer]) -> None:
                     f"or set {cls.env_var} to the admin SQLAlchemy URL of a running server", pytrace=False)
 
 
+DATABASE_FIXTURES = frozenset({"mariadb", "postgres", "ybb_source"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need a database server are marked `database` (make test-fast leaves them out)."""
+    for item in items:
+        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.database)
+
+
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededMariaDB]:
     require_server(MariaDBServer)

@@ -19,6 +19,7 @@ DB_EXPORT_TYPES = ("participants", "payments")
 DEFAULT_SHEETS = {"participants": "Participants Data", "payments": "Payments Data"}
 _SORT_KEYS = ("sort_by", "sort_order")
 _TRUE = frozenset({"1", "true", "yes", "on"})
+UNAVAILABLE = frozenset({"source_unavailable", "source_timeout", "source_not_configured"})  # 503: retry later
 
 
 def source_name(export_type: str) -> str:
@@ -74,7 +75,7 @@ def translate(export_type: str, old: Mapping[str, Any], params: Mapping[str, Any
     template = str(options.get("template") or "standard")
     compat.check_template(export_type, template)
     old_format = str(options.get("format") or "excel")
-    fmt = "csv" if old_format.strip().lower() == "csv" else "xlsx"
+    fmt = "xlsx" if old_format.strip().lower() in compat.XLSX_FORMATS else "csv"  # as the records routes
     sheet = str(options.get("sheet_name") or DEFAULT_SHEETS[export_type])
     compat.check_names({"sheet_name": sheet, **({"filename": options["filename"]} if options.get("filename") else {})})
     export_options: dict[str, Any] = {"on_invalid": "coerce", "date_format": compat.OLD_DATE_FORMAT,
@@ -90,7 +91,7 @@ def translate(export_type: str, old: Mapping[str, Any], params: Mapping[str, Any
     columns = list(compat._registry().get(export_type, template).columns)
     if select := compat._collapsed(f"{export_type}/{template}", columns):
         body["select"] = select
-    plan = DbPlan({name: filters[name] for name in bound.applied if name in filters},
+    plan = DbPlan({name: params[name] for name in bound.applied if name in params},
                   {name: "not a filter of this export" if name not in bound.source.params
                    else "not a valid value; ignored as the old service did" for name in bound.ignored})
     return DbTranslation(body, plan, old_format, delivery=delivery, filters=filters, options=options)

@@ -84,7 +84,7 @@ class OldDbExport(MethodView):
                                            base_url=jobs.base_url()))
         job = service.wait(job, service.settings.SYNC_TIMEOUT)
         if job.state is State.FAILED:
-            abort(400 if is_input_error(job) else 503 if (job.error_code or "").startswith("source_") else 500,
+            abort(400 if is_input_error(job) else 503 if job.error_code in compat_db.UNAVAILABLE else 500,
                   message=job.error_message, error_code=job.error_code, errors=job.error_detail)
         if job.state is not State.SUCCEEDED:
             return compat.processing_envelope(job), 202
@@ -121,7 +121,8 @@ class OldDbTestConnection(MethodView):
         try:
             info = jobs.service().check_source_connection("ybb/participants")
         except EngineError as error:
-            abort(503, message=f"Database connection failed: {error.message}", error_code=error.code)
+            abort(503, message=f"Database connection failed: {error.message}", error_code=error.code,
+                  headers=error.headers)
         return compat_db.connection_envelope(info)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
+from ..errors import EngineError, TemplateError
 from .connections import ConnectionInfo, describe
 from .definition import SOURCES_DIR, SourceDefinition, load_sources
 from .query import BoundQuery, bind
@@ -31,6 +31,14 @@ class SourceCatalog:
     def load(cls, extra_dirs: Sequence[str] = ()) -> SourceCatalog:
         """The shipped sources (services/scheduler/sources) and those of SOURCES_DIRS."""
         return cls(load_sources([SOURCES_DIR, *(Path(d) for d in extra_dirs)]))
+
+    def check_templates(self, templates: Any) -> None:
+        """At start-up: every source's template exists (a TemplateError names the first that doesn't)."""
+        for source in self.definitions.values():
+            try:
+                templates.get(*source.template.split("/", 1))
+            except (EngineError, TypeError) as exc:
+                raise TemplateError(f"source {source.name}: its template {source.template!r} does not exist") from exc
 
     def get(self, name: Any) -> SourceDefinition:
         source = self.definitions.get(name) if isinstance(name, str) else None

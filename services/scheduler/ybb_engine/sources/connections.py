@@ -57,9 +57,13 @@ def connection_url(connection: str) -> URL:
     if not text:
         raise not_configured(connection, f"{env_name(connection)} is not set")
     try:
-        return make_url(text)
+        url = make_url(text)
     except sa.exc.ArgumentError:
         raise not_configured(connection, f"{env_name(connection)} is not an SQLAlchemy URL") from None
+    # The drivers this service ships, for URLs that name none (mysql://, postgres://).
+    driver = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgres": "postgresql+psycopg",
+              "postgresql": "postgresql+psycopg"}.get(url.drivername)
+    return url.set(drivername=driver) if driver else url
 
 
 def _old_service_url() -> URL:
@@ -96,7 +100,8 @@ def _create_engine(url: URL) -> Engine:
     timeout = env_int("SOURCE_STATEMENT_TIMEOUT", 300)
     connect_args: dict[str, Any] = {"connect_timeout": env_int("SOURCE_CONNECT_TIMEOUT", 10)}
     backend = url.get_backend_name()
-    if backend == "mysql":
+    if backend in ("mysql", "mariadb"):
+        backend = "mysql"
         connect_args["conv"] = MYSQL_CONVERSIONS
     elif backend != "postgresql":
         raise EngineError("source_not_configured", f"Unsupported database '{backend}': use MySQL/MariaDB or "
@@ -124,7 +129,7 @@ def _read_only_session(dbapi_connection: Any, backend: str, timeout: int) -> Non
 
 
 def dispose_all() -> None:
-    """Close every pooled connection (tests; a worker after its fork)."""
+    """Close every pooled connection (tests)."""
     with _lock:
         for engine in _engines.values():
             engine.dispose()

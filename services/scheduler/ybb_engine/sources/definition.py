@@ -92,6 +92,9 @@ def load_sources(directories: list[Path] | None = None) -> dict[str, SourceDefin
     """Every source under the directories (default: SOURCES_DIR), named by its path: ybb/participants."""
     found: dict[str, SourceDefinition] = {}
     for directory in directories if directories is not None else [SOURCES_DIR]:
+        if not Path(directory).is_dir():
+            raise TemplateError(f"SOURCES_DIRS: {directory} is not a directory")
+        # A later directory's file of the same name replaces a shipped one (e.g. your own ybb/participants).
         for path in sorted(Path(directory).rglob("*.yaml")):
             name = path.relative_to(directory).with_suffix("").as_posix()
             found[name] = parse_source(name, yaml.safe_load(path.read_text(encoding="utf-8")), path)

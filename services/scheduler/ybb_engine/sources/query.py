@@ -15,6 +15,7 @@ from ..errors import EngineError
 from .definition import Param, SourceDefinition
 
 MAX_TEXT = 1_000
+NULLS_LAST, TIE_FIELD = "sort_nulls_last", "sort_tie_key"  # helper columns of a limited read
 MAX_INTEGER = 2**63 - 1
 BUILT_IN = ("limit", "sort_by", "sort_order")
 _TRUE = frozenset({"1", "true", "yes", "y", "on"})
@@ -53,12 +54,18 @@ class BoundQuery:
         distinct = "DISTINCT " if self.source.distinct else ""
         key = self.source.key
         extra = (f"{key} >= :range_low", f"{key} < :range_high") if ranged else ()
-        sql = f"SELECT {distinct}{select} FROM {self.source.from_clause}{self.where(*extra)}"
-        if self.limit is not None:
-            expression = columns[self.sort[0]]
-            sql += (f" ORDER BY CASE WHEN {expression} IS NULL THEN 1 ELSE 0 END, {expression} "
-                    f"{self.sort[1].upper()}, {key} LIMIT :row_limit")
-        return sql
+        if self.limit is None:
+            return f"SELECT {distinct}{select} FROM {self.source.from_clause}{self.where(*extra)}"
+        # ORDER BY names selected columns only: with DISTINCT, MySQL 8 and PostgreSQL refuse others.
+        field_name = self.sort[0]
+        nulls = f"CASE WHEN {columns[field_name]} IS NULL THEN 1 ELSE 0 END AS {NULLS_LAST}"
+        select += f", {nulls}" + ("" if field_name in fields else f", {columns[field_name]} AS {field_name}")
+        tie = next((name for name in fields if columns[name] == key), None)
+        if tie is None:
+            select += f", {key} AS {TIE_FIELD}"
+            tie = TIE_FIELD
+        return (f"SELECT {distinct}{select} FROM {self.source.from_clause}{self.where(*extra)} "
+                f"ORDER BY {NULLS_LAST}, {field_name} {self.sort[1].upper()}, {tie} LIMIT :row_limit")
 
     def read_values(self, low: int | None = None, high: int | None = None) -> dict[str, Any]:
         values = dict(self.values)
@@ -176,8 +183,11 @@ def _integer(raw: Any) -> int:
         raise ValueError("Must be an integer.")
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    if isinstance(raw, str) and raw.strip().lstrip("+-").isdigit() and len(raw.strip()) <= 20:
-        raw = int(raw.strip())
+    if isinstance(raw, str) and len(raw.strip()) <= 20:
+        try:
+            raw = int(raw.strip(), 10) if raw.strip().lstrip("+-").isascii() else raw
+        except ValueError:
+            raise ValueError("Must be an integer.") from None
     if not isinstance(raw, int) or abs(raw) > MAX_INTEGER:
         raise ValueError("Must be an integer.")
     return raw

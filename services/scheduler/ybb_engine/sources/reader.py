@@ -99,12 +99,13 @@ def read(source_range: SourceRange, retry_delays: Sequence[float] = READ_RETRY_D
 
 
 def _read_once(source_range: SourceRange) -> pa.Table:
-    names = list(source_range.fields)
+    names = list(source_range.fields)  # a limited read selects a few helper columns more
     batches: list[pa.Table] = []
     try:
         with engine_for(source_range.connection).connect() as connection:
             result = connection.execution_options(stream_results=True, max_row_buffer=FETCH_ROWS).execute(
                 sa.text(source_range.sql), dict(source_range.values))
+            names = list(result.keys())
             for rows in result.partitions(FETCH_ROWS):
                 columns = list(zip(*rows, strict=True))
                 batches.append(pa.table([_array(column) for column in columns], names=names))

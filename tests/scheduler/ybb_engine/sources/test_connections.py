@@ -58,3 +58,13 @@ def test_an_unsupported_database_is_refused(monkeypatch) -> None:
     with pytest.raises(EngineError) as refused:
         connections.engine_for("ybb")
     assert refused.value.code == "source_not_configured"
+
+
+@pytest.mark.parametrize(("given", "driver"), [("mysql://r:p@db/app", "mysql+pymysql"),
+                                               ("mariadb://r:p@db/app", "mariadb+pymysql"),
+                                               ("postgres://r:p@db/app", "postgresql+psycopg"),
+                                               ("postgresql://r:p@db/app", "postgresql+psycopg"),
+                                               ("mysql+pymysql://r:p@db/app", "mysql+pymysql")])
+def test_urls_without_a_driver_get_the_shipped_one(monkeypatch, given, driver) -> None:
+    monkeypatch.setenv("SOURCE_YBB_URL", given)
+    assert connection_url("ybb").drivername == driver

@@ -93,6 +93,8 @@ def test_choices_and_typed_values(catalog) -> None:
     ({"program_id": "101; DROP"}, "program_id"),
     ({"program_id": [101, 102]}, "program_id"),
     ({"program_id": True}, "program_id"),
+    ({"program_id": "+-5"}, "program_id"),
+    ({"program_id": "²"}, "program_id"),
     ({"date_from": "yesterday"}, "date_from"),
     ({"has_paid": "maybe"}, "has_paid"),
     ({"limit": 0}, "limit"),
@@ -124,6 +126,19 @@ def test_an_unknown_source_is_a_422(catalog) -> None:
 def test_limit_reads_once_in_sort_order_with_nulls_last(catalog) -> None:
     query = bind(catalog.get("ybb/payments"), {"limit": 5, "sort_by": "amount", "sort_order": "asc"}, 100)
     sql = query.read_sql(["id", "amount"], ranged=False)
-    assert sql.endswith("ORDER BY CASE WHEN pay.amount IS NULL THEN 1 ELSE 0 END, pay.amount ASC, pay.id "
-                        "LIMIT :row_limit")
+    assert "CASE WHEN pay.amount IS NULL THEN 1 ELSE 0 END AS sort_nulls_last" in sql
+    assert sql.endswith("ORDER BY sort_nulls_last, amount ASC, id LIMIT :row_limit")
     assert query.read_values() == {"row_limit": 5}
+
+
+def test_a_missing_sources_dir_and_an_unknown_template_fail_at_start_up(tmp_path) -> None:
+    from ybb_engine.templates import load_templates
+    with pytest.raises(TemplateError, match="not a directory"):
+        SourceCatalog.load([str(tmp_path / "typo")])
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "things.yaml").write_text(
+        "connection: demo\ntemplate: things/none\nkey: t.id\nfrom: things t\ncolumns: {id: t.id}\n")
+    catalog = SourceCatalog.load([str(tmp_path)])
+    assert "demo/things" in catalog.definitions
+    with pytest.raises(TemplateError, match="things/none"):
+        catalog.check_templates(load_templates())
