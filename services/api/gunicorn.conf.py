@@ -11,7 +11,7 @@ A small export then never waits for the GIL behind another thread's parse of an 
 
 Metrics: every worker writes its Prometheus samples to PROMETHEUS_MULTIPROC_DIR (a fresh
 temporary directory unless set); /metrics sums them. The directory is emptied at start and
-a dead worker's live gauges are dropped in child_exit.
+a dead worker's live gauges are dropped in child_exit (also when max_requests recycles it).
 """
 import os
 import shutil
@@ -37,6 +37,11 @@ threads = _config.GUNICORN_THREADS
 worker_connections = threads
 timeout = _config.GUNICORN_TIMEOUT  # long synchronous exports
 graceful_timeout = 30
+# Worker recycling, a backstop against slow memory growth: a worker is replaced after
+# GUNICORN_MAX_REQUESTS requests plus 0..GUNICORN_MAX_REQUESTS_JITTER (staggered, so they do not
+# all restart together); 0 disables it. The request that reaches the limit is finished first.
+max_requests = _config.GUNICORN_MAX_REQUESTS
+max_requests_jitter = _config.GUNICORN_MAX_REQUESTS_JITTER
 keepalive = 0  # nginx opens a connection per request (nginx/templates/ybb.conf.template)
 # Gunicorn's largest: Nginx's own limit (8 KiB lines) answers first, in JSON, not Gunicorn's HTML 414.
 limit_request_line = 8190

@@ -17,7 +17,7 @@ from .observability import init_observability
 from .observability.settings import proxy_networks
 from .proxies import TrustedProxies
 from .request_id import init_request_id
-from .resources import compat, compat_db, exports, health, sources, templates
+from .resources import compat, compat_db, docs, exports, health, sources, templates
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -42,6 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
     api = YbbApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     for module in (health, templates, sources, exports, compat, compat_db):
         api.register_blueprint(module.blp)
+    app.register_blueprint(docs.blp)  # Swagger UI's files for /docs, outside the OpenAPI document
     init_observability(app, api)
     app.wsgi_app = BulkRequests(app.wsgi_app, app.config["BULK_MIN_BYTES"], app.config["BULK_NICE"])  # type: ignore[method-assign]
     return app

@@ -9,6 +9,15 @@ from ybb_engine.settings import EngineSettings, env, env_bool, env_int, env_list
 DEFAULT_SECRET_KEY = "development-only-secret-key"
 
 
+def _env_count(name: str, default: int) -> int:
+    """A count where 0 means off (env_int would read 0 as unset): empty or unset is `default`."""
+    value = (env(name) or "").strip()
+    count = int(value) if value else default
+    if count < 0:
+        raise ValueError(f"{name} must be 0 or more, not {count}")
+    return count
+
+
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the service refuses to start."""
 
@@ -23,7 +32,10 @@ class Config(EngineSettings):
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "api/v1/openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    # Swagger UI's files come from the pinned swagger-ui-bundle package, served by the app itself
+    # (resources/docs.py): /docs works without internet access and loads nothing from other hosts.
+    OPENAPI_SWAGGER_UI_URL = "/docs/static/"
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}  # no badge image from validator.swagger.io
 
     def __init__(self, **overrides: object) -> None:
         super().__init__()
@@ -45,11 +57,18 @@ class Config(EngineSettings):
         self.METRICS_ALLOW_NETWORKS = env("METRICS_ALLOW_NETWORKS", "127.0.0.0/8,::1/128")
         self.FORWARDED_ALLOW_IPS = env("FORWARDED_ALLOW_IPS", "127.0.0.1")
         self.DEBUG_ERROR_ROUTE = env_bool("DEBUG_ERROR_ROUTE", False)
+        # Health probes (/health, /health/ready) answering below 500 write no request line, so they
+        # stay out of /monitor's statistics too; 1 logs them like any request.
+        self.LOG_HEALTH_PROBES = env_bool("LOG_HEALTH_PROBES", False)
         # Gunicorn's own settings (gunicorn.conf.py reads them here).
         self.GUNICORN_BIND = env("GUNICORN_BIND", "127.0.0.1:8000")
         self.GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
         self.GUNICORN_THREADS = env_int("GUNICORN_THREADS", 1)
         self.GUNICORN_TIMEOUT = env_int("GUNICORN_TIMEOUT", 300)
+        # A worker is replaced after this many requests (plus 0..jitter, so they do not all restart
+        # at once): a backstop against slow memory growth. 0 disables it.
+        self.GUNICORN_MAX_REQUESTS = _env_count("GUNICORN_MAX_REQUESTS", 2000)
+        self.GUNICORN_MAX_REQUESTS_JITTER = _env_count("GUNICORN_MAX_REQUESTS_JITTER", 200)
         # When the Gunicorn master started (it sets YBB_API_STARTED_AT for its workers): /monitor's uptime.
         self.API_STARTED_AT = float(env("YBB_API_STARTED_AT") or time.time())
         for name, value in overrides.items():

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
 from ybb_api import create_app
 from ybb_api.config import TestingConfig
 from support import free_port
@@ -54,6 +59,42 @@ def test_openapi_document_lists_every_route(client) -> None:
 def test_docs_page(client) -> None:
     response = client.get("/docs")
     assert response.status_code == 200 and b"swagger" in response.data.lower()
+
+
+class _Assets(HTMLParser):
+    """The URLs a page loads: script src, link href, img src."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"script": "src", "link": "href", "img": "src"}.get(tag)
+        for name, value in attrs:
+            if name == wanted and value:
+                self.urls.append((tag, value))
+
+
+ASSET_TYPES = {".css": {"text/css"}, ".js": {"text/javascript", "application/javascript"}}
+
+
+def test_docs_page_loads_swagger_ui_from_the_service_itself(client) -> None:
+    """No CDN: /docs works on a host without internet access (the files are swagger-ui-bundle's)."""
+    page = client.get("/docs").get_data(as_text=True)
+    parser = _Assets()
+    parser.feed(page)
+    assert {tag for tag, _ in parser.urls} == {"script", "link"} and len(parser.urls) == 3, parser.urls
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.IGNORECASE)
+    for _, url in parser.urls:
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc and url.startswith("/docs/static/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.data) > 10_000, url
+        assert asset.mimetype in ASSET_TYPES[Path(parts.path).suffix], (url, asset.mimetype)
+        asset.close()
+    assert "validatorUrl" in page  # off: no badge image from validator.swagger.io
+    assert client.get("/docs/static/no-such-file.js").status_code == 404
+    assert client.get("/docs/static/../../../config.py").status_code == 404
 
 
 def test_templates_list_and_one(client, keys) -> None:

@@ -105,6 +105,20 @@ def test_stats_summarise_slow_requests_errors_and_usage(admin, keys) -> None:
     assert admin.get("/api/v1/admin/stats", query_string={"since": "soon"}).status_code == 422
 
 
+def test_health_probes_stay_out_of_the_statistics(admin_app, admin, keys) -> None:
+    probe = admin_app.test_client()  # no key, as a load balancer calls
+    for _ in range(5):
+        assert probe.get("/health", buffered=True).status_code == 200
+        assert probe.get("/health/ready", buffered=True).status_code == 200
+    export(admin, keys.a, "req-probes-1")
+    stats = admin.get("/api/v1/admin/stats", query_string={"since": "15m"}).json
+    assert stats["requests"] == 1 and sum(p["requests"] for p in stats["timeline"]) == 1
+    assert [(u["method"], u["route"]) for u in stats["endpoint_usage"]] == [("POST", "/api/v1/exports")]
+    assert [r["path"] for r in stats["slow_requests"]] == ["/api/v1/exports"]
+    metrics = admin.get("/metrics").get_data(as_text=True)  # Prometheus still counts them, by route
+    assert 'route="/health",status="200"' in metrics and 'route="/health/ready",status="200"' in metrics
+
+
 def test_status_and_jobs_show_live_state(admin, keys) -> None:
     job = export(admin, keys.a, "req-jobs-1", rows=5)
     status = admin.get("/api/v1/admin/status").json

@@ -16,6 +16,7 @@ from ybb_api.config import TestingConfig
 from ybb_api.observability.access import client_ip
 from ybb_api.observability.settings import _networks
 from ybb_engine.telemetry import SharedRotatingFileHandler, configure_logging, job_context, job_transition
+from support import free_port
 
 
 @pytest.fixture
@@ -59,10 +60,60 @@ def test_error_answers_log_their_code_and_unknown_paths_one_route(observed_clien
 def test_log_level_comes_from_config_but_access_lines_are_always_written(observed_client, log_dir: Path) -> None:
     logging.getLogger("ybb.test").info("an info line, below LOG_LEVEL=warning")
     logging.getLogger("ybb.test").warning("a warning line")
-    observed_client.get("/health", buffered=True)
+    observed_client.get("/", buffered=True)
     messages = [line["message"] for line in read_lines(log_dir)]
     assert "a warning line" in messages and "an info line, below LOG_LEVEL=warning" not in messages
-    assert "GET /health 200" in messages
+    assert "GET / 200" in messages
+
+
+def request_paths(log_dir: Path) -> list[str]:
+    path = log_dir / "ybb-api.jsonl"
+    return [line["path"] for line in read_lines(log_dir) if line.get("event") == "request"] if path.exists() else []
+
+
+@pytest.fixture
+def probed_app(tmp_path: Path, keys, cluster, log_dir: Path):
+    def make(**settings: object):
+        return create_app(TestingConfig(DATA_DIR=str(tmp_path / "data"), API_KEYS_FILE=str(keys.path),
+                                        DASK_SCHEDULER_ADDRESS=cluster.scheduler_address, LOG_DIR=str(log_dir),
+                                        **settings))
+    return make
+
+
+def test_passing_health_probes_write_no_request_line_but_other_requests_do(probed_app, keys, log_dir) -> None:
+    client = probed_app().test_client()
+    assert client.get("/health", buffered=True).status_code == 200
+    assert client.head("/health", buffered=True).status_code == 200
+    assert client.get("/health/ready", buffered=True).status_code == 200
+    assert client.get("/", buffered=True).status_code == 200
+    assert client.get("/api/v1/templates", headers={"X-API-Key": keys.a}, buffered=True).status_code == 200
+    assert client.get("/health/", buffered=True).status_code == 404  # not a probe route: logged
+    assert request_paths(log_dir) == ["/", "/api/v1/templates", "/health/"]
+
+
+def test_a_failing_probe_is_logged(tmp_path: Path, keys, log_dir: Path) -> None:
+    app = create_app(TestingConfig(DATA_DIR=str(tmp_path / "data"), API_KEYS_FILE=str(keys.path), LOG_DIR=str(log_dir),
+                                   DASK_SCHEDULER_ADDRESS=f"tcp://127.0.0.1:{free_port()}", DASK_CONNECT_TIMEOUT=1))
+    client = app.test_client()
+    assert client.get("/health", buffered=True).status_code == 200
+    assert client.get("/health/ready", buffered=True).status_code == 503
+    [line] = [line for line in read_lines(log_dir) if line.get("event") == "request"]
+    assert (line["path"], line["status"], line["level"]) == ("/health/ready", 503, "error")
+
+
+@pytest.mark.parametrize("value", [True, "1"])
+def test_log_health_probes_logs_them_like_any_request(probed_app, log_dir, value) -> None:
+    client = probed_app(LOG_HEALTH_PROBES=value).test_client()
+    client.get("/health", buffered=True)
+    client.get("/health/ready", buffered=True)
+    assert request_paths(log_dir) == ["/health", "/health/ready"]
+
+
+def test_log_health_probes_setting_defaults_to_off(monkeypatch) -> None:
+    monkeypatch.delenv("LOG_HEALTH_PROBES", raising=False)
+    assert TestingConfig().LOG_HEALTH_PROBES is False
+    monkeypatch.setenv("LOG_HEALTH_PROBES", "1")
+    assert TestingConfig().LOG_HEALTH_PROBES is True
 
 
 def test_client_ip_trusts_forwarded_for_only_from_the_proxy() -> None:
@@ -74,9 +125,9 @@ def test_client_ip_trusts_forwarded_for_only_from_the_proxy() -> None:
 
 
 def test_forwarded_for_from_a_stranger_is_ignored(observed_client, log_dir: Path) -> None:
-    observed_client.get("/health", headers={"X-Forwarded-For": "203.0.113.9"},
+    observed_client.get("/", headers={"X-Forwarded-For": "203.0.113.9"},
                         environ_base={"REMOTE_ADDR": "198.51.100.7"}, buffered=True)
-    observed_client.get("/health", headers={"X-Forwarded-For": "203.0.113.9"}, buffered=True)
+    observed_client.get("/", headers={"X-Forwarded-For": "203.0.113.9"}, buffered=True)
     stranger, via_nginx = [line["client_ip"] for line in read_lines(log_dir) if line.get("event") == "request"]
     assert (stranger, via_nginx) == ("198.51.100.7", "203.0.113.9")
 

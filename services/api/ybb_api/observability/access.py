@@ -2,6 +2,10 @@
 
 A WSGI middleware around the whole app measures until the last byte is sent; Flask hooks
 leave what only Flask knows (route, tenant, error code) in the WSGI environ for it.
+
+Health probes (`quiet_routes`: resources/health.py's PROBE_ROUTES) are counted in the Prometheus
+metrics but write no line unless LOG_HEALTH_PROBES=1 or they answer 5xx: a load balancer's probe
+every few seconds would otherwise fill the log, and /monitor's statistics are read from the log.
 """
 from __future__ import annotations
 
@@ -50,8 +54,9 @@ class _Body:
 
 
 class RequestObserver:
-    def __init__(self, app: Callable, trusted_proxies: tuple[IpNetwork, ...] | None) -> None:
-        self.app, self.trusted_proxies = app, trusted_proxies
+    def __init__(self, app: Callable, trusted_proxies: tuple[IpNetwork, ...] | None,
+                 quiet_routes: frozenset[str] = frozenset()) -> None:
+        self.app, self.trusted_proxies, self.quiet_routes = app, trusted_proxies, quiet_routes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -75,12 +80,13 @@ class RequestObserver:
             raise
         return _Body(body, finish)
 
-    @staticmethod
-    def _record(environ: dict[str, Any], response: dict[str, Any], seconds: float, sent: int,
+    def _record(self, environ: dict[str, Any], response: dict[str, Any], seconds: float, sent: int,
                 client: str | None) -> None:
         route = environ.get("ybb.route") or UNMATCHED_ROUTE
         method, status = environ.get("REQUEST_METHOD", "GET"), response.get("status", 500)
         observe_request(method, route, status, seconds, sent)
+        if route in self.quiet_routes and status < 500:
+            return  # a passing health probe: counted above, not logged (a failing one is news)
         context = {"request_id": environ.get("ybb.request_id") or response.get("request_id"),
                    "tenant": environ.get("ybb.tenant")}
         line = {
@@ -99,8 +105,10 @@ def _error_code(response: Response) -> str | None:
     return body.get("code") if isinstance(body, dict) else None
 
 
-def init_request_logging(app: Flask, trusted_proxies: tuple[IpNetwork, ...] | None) -> None:
-    app.wsgi_app = RequestObserver(app.wsgi_app, trusted_proxies)  # type: ignore[method-assign]
+def init_request_logging(app: Flask, trusted_proxies: tuple[IpNetwork, ...] | None,
+                         quiet_routes: frozenset[str] = frozenset()) -> None:
+    """`quiet_routes`: the routes (URL rules) whose answers below 500 write no request line."""
+    app.wsgi_app = RequestObserver(app.wsgi_app, trusted_proxies, quiet_routes)  # type: ignore[method-assign]
 
     @app.before_request
     def bind_request_fields() -> None:

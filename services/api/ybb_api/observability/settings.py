@@ -24,6 +24,7 @@ class Settings:
     debug_error_route: bool
     metrics_networks: tuple[IpNetwork, ...]
     trusted_proxies: tuple[IpNetwork, ...] | None  # None: any peer ("*")
+    log_health_probes: bool = False  # LOG_HEALTH_PROBES: a request line for passing health probes too
 
     @classmethod
     def from_app(cls, app: Flask) -> Settings:
@@ -34,10 +35,15 @@ class Settings:
             sentry_dsn=config.get("SENTRY_DSN") or None,
             sentry_environment=str(config.get("SENTRY_ENVIRONMENT") or config.get("ENV") or "production"),
             sentry_traces_sample_rate=float(config.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
-            debug_error_route=str(config.get("DEBUG_ERROR_ROUTE", False)).lower() in {"1", "true", "yes", "on"},
+            debug_error_route=_flag(config.get("DEBUG_ERROR_ROUTE", False)),
             metrics_networks=_networks(str(config.get("METRICS_ALLOW_NETWORKS") or DEFAULT_METRICS_NETWORKS)),
             trusted_proxies=proxy_networks(str(config.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")),
+            log_health_probes=_flag(config.get("LOG_HEALTH_PROBES", False)),
         )
+
+
+def _flag(value: object) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"}
 
 
 def proxy_networks(value: str) -> tuple[IpNetwork, ...] | None:

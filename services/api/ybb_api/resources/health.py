@@ -19,14 +19,20 @@ from ..schemas import HealthSchema, ReadinessSchema
 blp = Blueprint("health", __name__, url_prefix="", description="Liveness and readiness")
 
 SERVICE = "YBB Data Processing Service"  # the old /health's name for it
+LIVENESS, READINESS = "/health", "/health/ready"
+# The probes load balancers, Docker and uptime checks call every few seconds: answers below 500
+# write no request line unless LOG_HEALTH_PROBES=1 (ybb_api.observability.access).
+PROBE_ROUTES = frozenset({LIVENESS, READINESS})
 # What / lists (the old service listed its routes there): the routes this service answers.
 ENDPOINTS = [
-    "/health", "/health/ready", "/api/v1/exports", "/api/v1/templates", "/api/v1/openapi.json",
+    "/health", "/health/ready", "/api/v1/exports", "/api/v1/templates", "/api/v1/sources", "/api/v1/openapi.json",
     "/api/ybb/export/participants", "/api/ybb/export/payments", "/api/ybb/export/ambassadors",
     "/api/ybb/export/{export_id}/status", "/api/ybb/export/{export_id}/download",
     "/api/ybb/export/{export_id}/download/zip", "/api/ybb/export/{export_id}/download/batch/{n}",
     "/api/ybb/templates", "/api/ybb/templates/{export_type}", "/api/ybb/status-mappings",
     "/api/ybb/system-config", "/api/ybb/cleanup", "/api/ybb/storage/info",
+    "/api/ybb/db/export/participants", "/api/ybb/db/export/payments", "/api/ybb/db/export/statistics",
+    "/api/ybb/db/test-connection",
 ]
 
 
@@ -54,7 +60,7 @@ class Root(MethodView):
                 "request_id": current_request_id()}
 
 
-@blp.route("/health")
+@blp.route(LIVENESS)
 class Health(MethodView):
     @blp.response(200, LivenessSchema)
     def get(self):
@@ -63,7 +69,7 @@ class Health(MethodView):
                 "timestamp": _now(), "request_id": current_request_id()}
 
 
-@blp.route("/health/ready")
+@blp.route(READINESS)
 class Ready(MethodView):
     @blp.response(200, ReadinessSchema)
     @blp.alt_response(503, schema=ReadinessSchema, description="Not ready; `checks` says why")

@@ -79,6 +79,21 @@ function when(epochOrIso) {
   return date.toLocaleString();
 }
 
+// At most three lines (monitor.css), cut with an ellipsis; the whole text in its title.
+function clipped(text) {
+  const node = el("div", text, "clip");
+  node.title = text;
+  return node;
+}
+
+// The time of day (the tables cover the last hour); the date too in its title.
+function timeOfDay(iso) {
+  if (!iso) return "";
+  const node = el("span", new Date(iso).toLocaleTimeString());
+  node.title = when(iso);
+  return node;
+}
+
 function requestLink(requestId) {
   if (!requestId) return "";
   const button = el("button", requestId.slice(0, 12), "linkish request-link");
@@ -214,7 +229,7 @@ function renderStats(stats) {
   drawChart($("chart-latency"), points, [{ key: "p50_ms", color: "#2f6fde" }, { key: "p95_ms", color: "#b26a00" }]);
   drawChart($("chart-rows"), points, [{ key: "rows_per_s", color: "#1a7f37" }]);
   fill("slow-requests", stats.slow_requests.map((r) => row([
-    when(r.time), `${r.method} ${r.path}`, r.status, r.duration_ms,
+    timeOfDay(r.time), clipped(`${r.method} ${r.path}`), r.status, r.duration_ms,
   ])), "no requests");
   fill("error-patterns", stats.error_patterns.map((p) => row([p.pattern, p.count, requestLink(p.request_id)])),
        "no errors");
