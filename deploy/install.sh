@@ -5,7 +5,7 @@
 # site; it never overwrites /etc/ybb/*.env (only appends what a new release needs), keys or passwords.
 #
 #   sudo deploy/install.sh [--server-name ybb.example.com] [--workers 4]
-#   sudo deploy/install.sh --worker-only      # a second host: Dask workers only
+#   sudo deploy/install.sh --worker-only      # host 2..n: Dask workers only (needs PostgreSQL)
 #   sudo deploy/install.sh --nginx-only       # re-render the nginx site and reload
 #
 # Layout: /opt/ybb (code, root-owned), /opt/ybb/.venv, /etc/ybb (settings),
@@ -41,7 +41,9 @@ usage() {
 Options:
   --server-name NAME  public host name for nginx (default: hostname -f); first install only
   --workers N         Dask worker instances to enable on this host (default 2, env YBB_WORKERS)
-  --worker-only       install only the Dask workers (no API, scheduler, nginx)
+  --worker-only       install only the Dask workers (no API, scheduler, nginx). Refuses to
+                      enable them until /etc/ybb/ybb.env has JOB_STORE_URL or JOB_STORE_URL_FILE
+                      (PostgreSQL), a remote DASK_SCHEDULER_ADDRESS, and the Dask TLS files exist
   --nginx-only        only re-render /etc/nginx/conf.d/ybb.conf from /etc/ybb/nginx.env
   --no-start          install and enable, but do not (re)start services
   --python PATH       interpreter for the venv (default: python3.11, else python3)
@@ -87,6 +89,8 @@ install_packages() {
     local pkgs=(ca-certificates openssl rsync python3-venv)
     if [ "$MODE" = full ]; then
         pkgs+=(nginx gettext-base ssl-cert certbot)
+    else
+        pkgs+=(nfs-common)     # the shared data directory of a worker host
     fi
     # Python 3.11 is the supported runtime (Debian 12's python3). Ubuntu 24.04 ships
     # 3.12 only; the pinned requirements install there too, but see docs/deploy.md.
@@ -135,9 +139,134 @@ create_dirs() {
     install -d -o root -g "$YBB_USER" -m 0750 "$ETC_DIR"
     install -d -o "$YBB_USER" -g "$YBB_USER" -m 0700 "$ETC_DIR/keys"
     install -d -o "$YBB_USER" -g "$YBB_USER" -m 0750 "$STATE_DIR"
-    # setgid: new files and directories keep group ybb, which nginx is a member of.
-    install -d -o "$YBB_USER" -g "$YBB_USER" -m 2750 "$DATA_DIR"
+    local fstype
+    fstype="$(fs_type "$DATA_DIR")"
+    if is_shared_fs "$fstype"; then
+        # Already the mounted share (a re-run): its owner and mode are the server's business
+        # (root may not chown there: root_squash).
+        log "$DATA_DIR is on $fstype: leaving its owner and mode alone"
+    else
+        # setgid: new files and directories keep group ybb, which nginx is a member of.
+        install -d -o "$YBB_USER" -g "$YBB_USER" -m 2750 "$DATA_DIR"
+    fi
     install -d -o "$YBB_USER" -g "$YBB_USER" -m 0750 "$LOG_DIR"
+}
+
+# The filesystem type of DIR, or of its nearest existing parent (findmnt, else stat -f).
+fs_type() {
+    local dir="$1" type=""
+    while [ ! -e "$dir" ] && [ "$dir" != / ]; do dir="$(dirname "$dir")"; done
+    type="$(findmnt -n -o FSTYPE --target "$dir" 2>/dev/null | head -n 1 || true)"
+    [ -n "$type" ] || type="$(stat -f -c %T "$dir" 2>/dev/null || true)"
+    printf '%s\n' "${type:-unknown}"
+}
+
+# Network and FUSE filesystems: shared between hosts, and no place for SQLite's WAL.
+is_shared_fs() {
+    case "$1" in
+        nfs|nfs4|cifs|smb|smb2|smb3|smbfs|fuse|fuseblk|fuse.*|glusterfs|ceph|9p|lustre|gpfs|afs|ocfs2|gfs2|beegfs|davfs|sshfs) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# The value of KEY in a systemd EnvironmentFile: the last KEY=... line, quotes stripped
+# (the file is read, never sourced).
+env_value() {
+    local key="$1" file="$2" line value=""
+    [ -f "$file" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in "$key="*) value="${line#"$key="}" ;; esac
+    done < "$file"
+    case "$value" in \"*\") value="${value:1:${#value}-2}" ;; \'*\') value="${value:1:${#value}-2}" ;; esac
+    printf '%s\n' "$value"
+}
+
+# What is unsafe about this host's job store, one line per problem (none: fine). Without
+# JOB_STORE_URL(_FILE) the store is SQLite in DATA_DIR, in WAL mode, which needs one host's
+# shared memory: never on NFS or any shared filesystem, and never shared with another
+# host's processes. So a worker-only host (whose API is elsewhere) needs PostgreSQL, and a
+# full install on a shared DATA_DIR does too. As the code does, JOB_STORE_URL_FILE wins.
+job_store_problems() {
+    local env_file="$ETC_DIR/ybb.env" data_dir url url_file fstype shared=0
+    data_dir="$(env_value DATA_DIR "$env_file")"
+    data_dir="${data_dir:-$DATA_DIR}"
+    fstype="$(fs_type "$data_dir")"
+    if is_shared_fs "$fstype"; then shared=1; fi
+    url="$(env_value JOB_STORE_URL "$env_file")"
+    url_file="$(env_value JOB_STORE_URL_FILE "$env_file")"
+    if [ -n "$url_file" ]; then
+        url=""
+        if [ -f "$url_file" ]; then url="$(tr -d '[:space:]' < "$url_file")"; fi
+        if [ -z "$url" ]; then
+            echo "JOB_STORE_URL_FILE=$url_file in $env_file: the file is missing or empty (it holds postgresql://user:password@host:5432/db)"
+            return 0
+        fi
+    fi
+    case "$url" in
+        "")
+            if [ "$MODE" = worker-only ]; then
+                echo "$env_file sets neither JOB_STORE_URL nor JOB_STORE_URL_FILE: a worker host shares the API host's job store, which must be PostgreSQL (SQLite cannot be shared between hosts)"
+            fi
+            if [ "$shared" -eq 1 ]; then
+                echo "DATA_DIR $data_dir is on $fstype and there is no JOB_STORE_URL: the SQLite job store (WAL) corrupts or fails to lock on a shared filesystem; use PostgreSQL (JOB_STORE_URL_FILE) or a local DATA_DIR"
+            fi
+            ;;
+        sqlite*)
+            if [ "$MODE" = worker-only ] || [ "$shared" -eq 1 ]; then
+                echo "the job store URL is an SQLite one: a worker host or a shared DATA_DIR ($fstype) needs PostgreSQL"
+            fi
+            ;;
+        postgres://*|postgresql://*|postgresql+*://*) ;;
+        *)
+            if [ "$MODE" = worker-only ]; then
+                echo "the job store URL is not a postgresql:// URL"
+            fi
+            ;;
+    esac
+    return 0
+}
+
+# A single host: SQLite is fine on a local disk; say so loudly when DATA_DIR is shared.
+warn_job_store() {
+    local problem
+    while IFS= read -r problem; do
+        [ -z "$problem" ] || warn "$problem (docs/deploy.md, section 4)"
+    done < <(job_store_problems)
+}
+
+# A worker-only host shares host 1's job store (PostgreSQL), data directory (NFS) and Dask
+# cluster (mutual TLS). Refuse to enable its workers until all of that is configured, and
+# list everything that is missing at once.
+check_worker_host() {
+    local env_file="$ETC_DIR/ybb.env" problems=() problem var name path address fstype data_dir
+    while IFS= read -r problem; do
+        [ -z "$problem" ] || problems+=("$problem")
+    done < <(job_store_problems)
+    for var in DASK_TLS_CA_FILE:ca.pem DASK_TLS_CERT:cert.pem DASK_TLS_KEY:key.pem; do
+        name="${var%%:*}"
+        path="$(env_value "$name" "$env_file")"
+        path="${path:-$DASK_TLS_DIR/${var#*:}}"
+        if [ ! -s "$path" ]; then
+            problems+=("$name: $path is missing or empty; copy ca.pem, cert.pem and key.pem from the scheduler's host ($DASK_TLS_DIR there; owner $YBB_USER, key.pem mode 0600)")
+        fi
+    done
+    address="$(env_value DASK_SCHEDULER_ADDRESS "$env_file")"
+    case "$address" in
+        ""|tls://127.*|tls://localhost*|"tls://[::1]"*)
+            problems+=("DASK_SCHEDULER_ADDRESS=${address:-(unset)} in $env_file: set the scheduler host's private address, e.g. tls://10.0.0.10:8786") ;;
+        tls://*) ;;
+        *) problems+=("DASK_SCHEDULER_ADDRESS=$address in $env_file: the scheduler speaks tls:// only") ;;
+    esac
+    if [ "${#problems[@]}" -gt 0 ]; then
+        for problem in "${problems[@]}"; do warn "$problem"; done
+        die "worker host not ready (${#problems[@]} problem(s) above): fix them, then run $0 --worker-only again (docs/deploy.md, 'Add a worker host'); no worker was enabled"
+    fi
+    data_dir="$(env_value DATA_DIR "$env_file")"
+    data_dir="${data_dir:-$DATA_DIR}"
+    fstype="$(fs_type "$data_dir")"
+    if ! is_shared_fs "$fstype"; then
+        warn "$data_dir is on $fstype, not a shared filesystem: mount the data directory that the API host serves (NFS, docs/deploy.md), or the files this host's workers write are invisible to the API"
+    fi
 }
 
 install_code() {
@@ -211,9 +340,7 @@ install_dask_tls() {
         return 0
     fi
     if [ "$MODE" = worker-only ]; then
-        warn "no Dask TLS files in $DASK_TLS_DIR: copy ca.pem, cert.pem and key.pem there from the scheduler's"
-        warn "host (owner $YBB_USER, key.pem mode 0600), then: systemctl restart 'ybb-dask-worker@*'"
-        START=0
+        # A worker host uses the scheduler host's set (check_worker_host insists on it).
         return 0
     fi
     log "creating the Dask cluster's CA and certificate in $DASK_TLS_DIR"
@@ -363,14 +490,16 @@ YBB is installed. Next steps:
     the password in its own file:
       install -o root -g $YBB_USER -m 0640 /dev/null $ETC_DIR/db_password; sudoedit $ETC_DIR/db_password
     then: systemctl restart ybb.target (worker-only hosts need the same settings)
- 5. Check: systemctl status 'ybb-*'; curl -k https://$name/health/ready
+ 5. More hosts (workers elsewhere): PostgreSQL as the job store (JOB_STORE_URL_FILE), DATA_DIR
+    on NFS, then install.sh --worker-only there: $PREFIX/docs/deploy.md, section 4
+ 6. Check: systemctl status 'ybb-*'; curl -k https://$name/health/ready
     Logs: journalctl -u 'ybb-*' -f; nginx: /var/log/nginx/; app files: $LOG_DIR
 EOF
 }
 
 check_os
 
-# Everything a host running the API or workers needs, before Nginx and the services start.
+# Everything a host running the API or workers needs, before its units are enabled.
 install_service_host() {
     install_packages
     choose_python
@@ -380,7 +509,6 @@ install_service_host() {
     install_venv
     install_config
     install_dask_tls
-    install_units
 }
 
 case "$MODE" in
@@ -389,14 +517,20 @@ case "$MODE" in
         install_nginx
         ;;
     worker-only)
+        # A re-run (or a ybb.env put in place beforehand): refuse before installing anything.
+        if [ -f "$ETC_DIR/ybb.env" ]; then check_worker_host; fi
         install_service_host
+        check_worker_host
+        install_units
         start_services
-        log "worker host ready: set DASK_SCHEDULER_ADDRESS in $ETC_DIR/ybb.env to the scheduler's private address,"
-        log "mount the shared data directory at $DATA_DIR (NFS, docs/deploy.md), then: systemctl restart 'ybb-dask-worker@*'"
+        log "worker host ready: $WORKERS worker(s) joining $(env_value DASK_SCHEDULER_ADDRESS "$ETC_DIR/ybb.env")"
+        log "  check: systemctl status 'ybb-dask-worker@*'; the scheduler's dashboard (https://<api host>/dask/) lists them"
         log "source exports: workers read the database too; copy DB_* of the API host's ybb.env and $ETC_DIR/db_password"
         ;;
     full)
         install_service_host
+        warn_job_store
+        install_units
         install_nginx
         start_services
         print_next_steps

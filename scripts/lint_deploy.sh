@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint the deployment files with the pinned linters of requirements-lint.txt and print
-# their raw output: hadolint (Dockerfiles), docker compose config -q (compose files),
+# their raw output: hadolint (Dockerfiles), docker compose config -q (compose files, and
+# the monitoring/ files parse),
 # ShellCheck and bash -n (deploy/install.sh), systemd-analyze verify (deploy/systemd).
 # tests/deploy runs the same checks (and more) under pytest.
 #   scripts/lint_deploy.sh            # uses ${PYTHON:-python3} to find the tools
@@ -36,14 +37,35 @@ for dockerfile in services/api/Dockerfile services/scheduler/Dockerfile; do
     run "$HADOLINT" --failure-threshold warning "$dockerfile"
 done
 
-# Standalone compose binary; dummy values for the required secrets; no local .env.
-for files in "-f docker-compose.yml" "-f docker-compose.yml -f compose.override.yml"; do
+# Standalone compose binary; dummy values for the required variables; no local .env; every
+# profile. Host 1 alone, with the development override, host 1 of several hosts, a worker host.
+lint_env=(PATH="$PATH" HOME="${TMPDIR:-/tmp}" SECRET_KEY_FILE=./secrets/secret_key
+    API_KEYS_FILE=./secrets/api_keys.json JOB_STORE_URL_FILE=./secrets/job_store_url
+    HOST_PRIVATE_ADDRESS=10.0.0.10 NFS_SERVER=10.0.0.5 NFS_EXPORT=/srv/ybb/data
+    DASK_SCHEDULER_ADDRESS=tls://10.0.0.10:8786 WORKER_HOST_ADDRESS=10.0.0.11)
+for files in "-f docker-compose.yml" "-f docker-compose.yml -f compose.override.yml" \
+             "-f docker-compose.yml -f compose.multihost.yml" "-f compose.worker-host.yml"; do
     # shellcheck disable=SC2086  # $files is a word list on purpose
-    out="$(env -i PATH="$PATH" HOME="${TMPDIR:-/tmp}" SECRET_KEY=lint API_KEYS_FILE=./secrets/api_keys.json \
-        "$COMPOSE" --env-file /dev/null $files --profile monitoring config -q 2>&1)" || status=1
+    out="$(env -i "${lint_env[@]}" "$COMPOSE" --env-file /dev/null $files \
+        --profile monitoring --profile postgres config -q 2>&1)" || status=1
     echo "+ docker compose $files config -q"
     [ -z "$out" ] || { echo "$out"; status=1; }
 done
+# The configuration files the monitoring profile mounts are YAML/JSON that parse.
+echo "+ parse monitoring/ (YAML, JSON)"
+"$PYTHON" - <<'PY' || status=1
+import json, pathlib, sys, yaml
+bad = 0
+for path in sorted(pathlib.Path("monitoring").rglob("*")):
+    try:
+        if path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+    except Exception as error:
+        print(f"{path}: {error}"); bad = 1
+sys.exit(bad)
+PY
 
 run bash -n deploy/install.sh
 run "$SHELLCHECK" deploy/install.sh scripts/lint_deploy.sh

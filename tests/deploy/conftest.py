@@ -17,11 +17,15 @@ import pytest
 from deploy_helpers import (
     COMPOSE_FILE,
     INSTALL_PREFIX,
+    MULTIHOST,
+    MULTIHOST_FILE,
     NGINX_TEMPLATE,
     OVERRIDE_FILE,
     PLACEHOLDER,
     REPO,
     SECRETS,
+    WORKER_HOST,
+    WORKER_HOST_FILE,
     clean_env,
     missing_tool,
     package_binary,
@@ -89,10 +93,14 @@ def run_compose(compose_prefix: tuple[list[str], dict[str, str]]) -> RunCompose:
     return run
 
 
-def _config(run_compose: RunCompose, *files: Path, profiles: tuple[str, ...] = ("monitoring",)) -> dict:
+ALL_PROFILES = ("monitoring", "postgres")
+
+
+def _config(run_compose: RunCompose, *files: Path, profiles: tuple[str, ...] = ALL_PROFILES,
+            env: dict[str, str] | None = None) -> dict:
     args = [arg for f in files for arg in ("-f", str(f))]
     args += [arg for p in profiles for arg in ("--profile", p)]
-    result = run_compose(*args, "config", "--format", "json", **SECRETS)
+    result = run_compose(*args, "config", "--format", "json", **(SECRETS if env is None else env))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -101,6 +109,18 @@ def _config(run_compose: RunCompose, *files: Path, profiles: tuple[str, ...] = (
 def prod_config(run_compose: RunCompose) -> dict:
     """`docker compose config` of docker-compose.yml alone, all profiles."""
     return _config(run_compose, COMPOSE_FILE)
+
+
+@pytest.fixture(scope="session")
+def multihost_config(run_compose: RunCompose) -> dict:
+    """docker-compose.yml merged with compose.multihost.yml (host 1 of several), all profiles."""
+    return _config(run_compose, COMPOSE_FILE, MULTIHOST_FILE, env={**SECRETS, **MULTIHOST})
+
+
+@pytest.fixture(scope="session")
+def worker_host_config(run_compose: RunCompose) -> dict:
+    """compose.worker-host.yml (a worker-only host) alone."""
+    return _config(run_compose, WORKER_HOST_FILE, profiles=(), env=WORKER_HOST)
 
 
 @pytest.fixture(scope="session")

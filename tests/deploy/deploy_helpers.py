@@ -44,7 +44,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-SECRETS = {"SECRET_KEY": "test-secret-key-for-config-only", "API_KEYS_FILE": "./secrets/api_keys.json"}
+SECRETS = {"SECRET_KEY_FILE": "./secrets/secret_key", "API_KEYS_FILE": "./secrets/api_keys.json"}
+# What compose.multihost.yml (host 1 of several) requires on top of SECRETS.
+MULTIHOST_FILE = REPO / "compose.multihost.yml"
+MULTIHOST = {"JOB_STORE_URL_FILE": "./secrets/job_store_url", "HOST_PRIVATE_ADDRESS": "10.0.0.10",
+             "NFS_SERVER": "10.0.0.5", "NFS_EXPORT": "/srv/ybb/data"}
+# What compose.worker-host.yml (a worker-only host) requires.
+WORKER_HOST_FILE = REPO / "compose.worker-host.yml"
+WORKER_HOST = {"API_KEYS_FILE": "./secrets/api_keys.json", "JOB_STORE_URL_FILE": "./secrets/job_store_url",
+               "DASK_SCHEDULER_ADDRESS": "tls://10.0.0.10:8786", "WORKER_HOST_ADDRESS": "10.0.0.11",
+               "NFS_SERVER": "10.0.0.5", "NFS_EXPORT": "/srv/ybb/data"}
 
 
 INSTALL_PREFIX = "/opt/ybb/"

@@ -9,23 +9,43 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers import COMPOSE_FILE, OVERRIDE_FILE, SECRETS
+from deploy_helpers import (
+    COMPOSE_FILE,
+    MULTIHOST,
+    MULTIHOST_FILE,
+    OVERRIDE_FILE,
+    SECRETS,
+    WORKER_HOST,
+    WORKER_HOST_FILE,
+)
 
 YBB_SERVICES = {"api", "scheduler", "worker", "sweeper"}
 DEFAULT_SERVICES = YBB_SERVICES | {"nginx"}
+MONITORING_SERVICES = {"prometheus", "alertmanager", "grafana"}
 DATA_USERS = {"api", "worker", "sweeper"}
+# The processes that open the job store (SQLite in DATA_DIR, or PostgreSQL).
+JOB_STORE_USERS = {"api", "worker", "sweeper"}
 
 
 def files(*paths: Path) -> list[str]:
     return [arg for p in paths for arg in ("-f", str(p))]
 
 
-@pytest.mark.parametrize("stack", ["production", "development"])
-@pytest.mark.parametrize("profiles", [(), ("monitoring",)], ids=["default", "monitoring"])
+STACKS = {
+    "production": ((COMPOSE_FILE,), SECRETS),
+    "development": ((COMPOSE_FILE, OVERRIDE_FILE), SECRETS),
+    "multihost": ((COMPOSE_FILE, MULTIHOST_FILE), {**SECRETS, **MULTIHOST}),
+    "worker-host": ((WORKER_HOST_FILE,), WORKER_HOST),
+}
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+@pytest.mark.parametrize("profiles", [(), ("monitoring",), ("postgres",), ("monitoring", "postgres")],
+                         ids=["default", "monitoring", "postgres", "all"])
 def test_config_validates_quietly(run_compose, stack, profiles):
-    paths = (COMPOSE_FILE,) if stack == "production" else (COMPOSE_FILE, OVERRIDE_FILE)
+    paths, env = STACKS[stack]
     profile_args = [arg for p in profiles for arg in ("--profile", p)]
-    result = run_compose(*files(*paths), *profile_args, "config", "-q", **SECRETS)
+    result = run_compose(*files(*paths), *profile_args, "config", "-q", **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == "", (result.stdout, result.stderr)
 
@@ -33,7 +53,7 @@ def test_config_validates_quietly(run_compose, stack, profiles):
 @pytest.mark.parametrize(
     "unset, message",
     [
-        ("SECRET_KEY", "SECRET_KEY must be set"),
+        ("SECRET_KEY_FILE", "SECRET_KEY_FILE must name the host file holding the secret key"),
         ("API_KEYS_FILE", "API_KEYS_FILE must name the host file of hashed API keys"),
     ],
 )
@@ -46,41 +66,48 @@ def test_required_secret_missing_fails(run_compose, unset, message):
 
 
 def test_empty_secret_counts_as_missing(run_compose):
-    result = run_compose(*files(COMPOSE_FILE), "config", "-q", SECRET_KEY="", API_KEYS_FILE="x.json")
+    result = run_compose(*files(COMPOSE_FILE), "config", "-q", SECRET_KEY_FILE="", API_KEYS_FILE="x.json")
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "SECRET_KEY_FILE must name" in result.stderr
 
 
 def test_env_example_is_production_and_demands_a_secret(run_compose, repo, tmp_path):
-    # .env.example as copied to .env: SECRET_KEY is empty, so compose refuses ...
+    # .env.example as copied to .env: SECRET_KEY_FILE is empty, so compose refuses ...
     example = repo / ".env.example"
     result = run_compose("config", "-q", env_file=example)
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "SECRET_KEY_FILE must name" in result.stderr
     # ... and once it is set, its COMPOSE_FILE selects docker-compose.yml only (no dev override).
     filled = tmp_path / ".env"
-    filled.write_text(example.read_text().replace("\nSECRET_KEY=\n", "\nSECRET_KEY=filled-in-secret\n"))
+    filled.write_text(example.read_text().replace("\nSECRET_KEY_FILE=\n", "\nSECRET_KEY_FILE=./secrets/secret_key\n"))
     result = run_compose("config", "--format", "json", env_file=filled)
     assert result.returncode == 0, result.stderr
-    import json
-
     config = json.loads(result.stdout)
-    assert config["services"]["api"]["environment"]["YBB_ENV"] == "production"
-    assert "ports" not in config["services"]["api"]
-    assert config["services"]["api"]["environment"]["SECRET_KEY"] == "filled-in-secret"
+    api = config["services"]["api"]
+    assert api["environment"]["YBB_ENV"] == "production"
+    assert "ports" not in api
+    # the key itself never reaches the environment: a file, the compose secret secret_key
+    assert "SECRET_KEY" not in api["environment"]
+    assert api["environment"]["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
+    assert config["secrets"]["secret_key"]["file"] == str(repo / "secrets" / "secret_key")
+    assert not re.search(r"^SECRET_KEY=", example.read_text(), re.MULTILINE)
 
 
-def test_default_services_and_monitoring_profile(prod_config_default_profile, prod_config):
+def test_default_services_and_profiles(prod_config_default_profile, prod_config):
     assert set(prod_config_default_profile["services"]) == DEFAULT_SERVICES
-    assert set(prod_config["services"]) == DEFAULT_SERVICES | {"prometheus"}
-    assert prod_config["services"]["prometheus"]["profiles"] == ["monitoring"]
+    assert set(prod_config["services"]) == DEFAULT_SERVICES | MONITORING_SERVICES | {"postgres"}
+    for name in MONITORING_SERVICES:
+        assert prod_config["services"][name]["profiles"] == ["monitoring"], name
+    assert prod_config["services"]["postgres"]["profiles"] == ["postgres"]
 
 
 def test_only_nginx_publishes_ports(prod_config):
+    """nginx on every address; Grafana on the host's loopback only (an SSH tunnel away)."""
     published = {name: svc["ports"] for name, svc in prod_config["services"].items() if svc.get("ports")}
-    assert set(published) == {"nginx"}
+    assert set(published) == {"nginx", "grafana"}
     assert sorted(p["target"] for p in published["nginx"]) == [80, 443]
     assert sorted(p["published"] for p in published["nginx"]) == ["443", "80"]
+    assert [(p["host_ip"], p["target"]) for p in published["grafana"]] == [("127.0.0.1", 3000)]
 
 
 def test_dev_override_publishes_only_on_loopback_and_never_the_dashboard(dev_config):
@@ -132,8 +159,25 @@ def test_depends_on_waits_for_health(prod_config):
             assert spec["condition"] == "service_healthy", (name, dependency)
             assert "healthcheck" in services[dependency], dependency
     assert set(services["nginx"]["depends_on"]) == {"api", "scheduler"}
-    assert set(services["worker"]["depends_on"]) == {"scheduler"}
-    assert set(services["api"]["depends_on"]) == {"scheduler"}
+    assert set(services["worker"]["depends_on"]) == {"scheduler", "postgres"}
+    assert set(services["api"]["depends_on"]) == {"scheduler", "postgres"}
+    assert set(services["sweeper"]["depends_on"]) == {"api", "postgres"}
+    assert set(services["prometheus"]["depends_on"]) == {"api", "scheduler", "alertmanager"}
+    assert set(services["grafana"]["depends_on"]) == {"prometheus"}
+
+
+def test_job_store_users_wait_for_postgres_only_when_its_profile_is_on(prod_config, prod_config_default_profile):
+    """With the postgres profile, api, worker and sweeper start once PostgreSQL answers
+    pg_isready; without it (`required: false`) they start all the same (SQLite, or an
+    external PostgreSQL)."""
+    for config in (prod_config, prod_config_default_profile):
+        for name in JOB_STORE_USERS:
+            spec = config["services"][name]["depends_on"]["postgres"]
+            assert spec == {"condition": "service_healthy", "required": False}, name
+    assert "postgres" not in prod_config_default_profile["services"]
+    for name, svc in prod_config["services"].items():
+        if name not in JOB_STORE_USERS:
+            assert "postgres" not in svc.get("depends_on", {}), name
 
 
 def test_shared_data_volume(prod_config):
@@ -200,15 +244,35 @@ DASK_TLS_FLAGS = ["--tls-ca-file", "/run/secrets/dask_tls_ca", "--tls-cert", "/r
                   "--tls-key", "/run/secrets/dask_tls_key"]
 
 
-def test_secrets(prod_config):
+def test_secrets(prod_config, repo):
     assert prod_config["secrets"]["api_keys"]["file"].endswith("secrets/api_keys.json")
+    assert prod_config["secrets"]["secret_key"]["file"] == str(repo / "secrets" / "secret_key")
     for name, extra in (("api", ["db_password"]), ("sweeper", [])):
         svc = prod_config["services"][name]
-        assert [s["source"] for s in svc["secrets"]] == ["api_keys", *extra, *DASK_TLS_SECRETS]
+        assert [s["source"] for s in svc["secrets"]] == \
+            ["secret_key", "api_keys", *extra, "job_store_url", *DASK_TLS_SECRETS]
         assert svc["environment"]["API_KEYS_FILE"] == "/run/secrets/api_keys"
-        assert svc["environment"]["SECRET_KEY"] == SECRETS["SECRET_KEY"]
-    for name in ("scheduler", "worker", "nginx"):
-        assert "SECRET_KEY" not in prod_config["services"][name].get("environment", {}), name
+        # SECRET_KEY as a file: the code reads SECRET_KEY_FILE (ybb_engine.settings.env)
+        assert "SECRET_KEY" not in svc["environment"], name
+        mount = next(s for s in svc["secrets"] if s["source"] == "secret_key")
+        assert svc["environment"]["SECRET_KEY_FILE"] == mount["target"] == "/run/secrets/secret_key"
+    for name, svc in prod_config["services"].items():
+        env = svc.get("environment", {})
+        assert "SECRET_KEY" not in env, name
+        if name not in ("api", "sweeper"):
+            assert "SECRET_KEY_FILE" not in env, name
+            assert "secret_key" not in [s["source"] for s in svc.get("secrets", [])], name
+
+
+def test_required_secrets_are_files_with_a_required_path(repo):
+    """The secret key's path is `${SECRET_KEY_FILE:?...}` like API_KEYS_FILE's, and no
+    service gets a secret as an environment value."""
+    text = (repo / "docker-compose.yml").read_text()
+    assert re.search(r"file: \$\{SECRET_KEY_FILE:\?", text)
+    assert re.search(r"file: \$\{API_KEYS_FILE:\?", text)
+    assert "${SECRET_KEY:" not in text and "${SECRET_KEY}" not in text
+    for name in ("POSTGRES_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD", "DB_PASSWORD"):
+        assert not re.search(rf"^\s+{name}:", text, re.MULTILINE), name
 
 
 def test_memory_limits_everywhere(prod_config):
@@ -224,6 +288,23 @@ def test_workers_are_scalable(prod_config):
         "dask", "worker", "tls://scheduler:8786", *DASK_TLS_FLAGS, "--nworkers", "1", "--nthreads", "2",
         "--memory-limit", "1GiB", "--preload", "worker_preload", "--dashboard-address", ":8788",
     ]
+    assert worker["deploy"]["resources"]["limits"]["memory"] == str(1536 * 2**20)
+
+
+def test_worker_threads_and_memory_from_env(run_compose, repo):
+    """DASK_WORKER_NTHREADS and DASK_WORKER_MEMORY_LIMIT (and the container's WORKER_MEMORY_MAX)
+    come from .env; .env.example documents them with the defaults."""
+    result = run_compose(*files(COMPOSE_FILE), "config", "--format", "json", **SECRETS,
+                         DASK_WORKER_NTHREADS="4", DASK_WORKER_MEMORY_LIMIT="3GiB", WORKER_MEMORY_MAX="4G")
+    assert result.returncode == 0, result.stderr
+    worker = json.loads(result.stdout)["services"]["worker"]
+    command = worker["command"]
+    assert command[command.index("--nthreads") + 1] == "4"
+    assert command[command.index("--memory-limit") + 1] == "3GiB"
+    assert worker["deploy"]["resources"]["limits"]["memory"] == str(4 * 2**30)
+    example = (repo / ".env.example").read_text()
+    for line in ("DASK_WORKER_NTHREADS=2", "DASK_WORKER_MEMORY_LIMIT=1GiB", "WORKER_MEMORY_MAX=1536M"):
+        assert f"\n{line}\n" in example, line
 
 
 def test_dask_speaks_mutual_tls_only(prod_config, dev_config):
@@ -279,6 +360,7 @@ def test_prometheus_profile(prod_config):
     prometheus = prod_config["services"]["prometheus"]
     sources = [v["source"] for v in prometheus["volumes"] if v["type"] == "bind"]
     assert any(s.endswith("monitoring/prometheus/prometheus.yml") for s in sources)
+    assert any(s.endswith("monitoring/prometheus/alerts.yml") for s in sources)
     assert "ports" not in prometheus
 
 

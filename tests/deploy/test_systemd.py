@@ -151,7 +151,8 @@ def test_commands():
     assert scheduler[scheduler.index("--dashboard-prefix") + 1] == "/dask"
     worker = directives("ybb-dask-worker@.service")["ExecStart"][0].split()
     assert worker[:3] == ["/opt/ybb/.venv/bin/dask", "worker", "${DASK_SCHEDULER_ADDRESS}"]
-    for option, value in {"--nworkers": "1", "--nthreads": "2", "--memory-limit": "1GiB", "--preload": "worker_preload"}.items():
+    for option, value in {"--nworkers": "1", "--nthreads": "${DASK_WORKER_NTHREADS}",
+                          "--memory-limit": "${DASK_WORKER_MEMORY_LIMIT}", "--preload": "worker_preload"}.items():
         assert worker[worker.index(option) + 1] == value
     sweeper = directives("ybb-sweeper.service")
     assert sweeper["Type"] == ["oneshot"]
@@ -192,3 +193,29 @@ def test_api_and_workers_share_the_database_settings():
         assert not any(line.startswith(f"{name}=") for line in lines), name
     assert "#DB_PASSWORD_FILE=/etc/ybb/db_password" in lines
     assert not any(line.lstrip("#").startswith("DB_PASSWORD=") for line in lines)
+
+
+def test_worker_threads_and_memory_from_the_env_file():
+    """The unit's defaults (2 threads, 1GiB) are Environment= values that /etc/ybb/ybb.env or
+    worker-N.env override (EnvironmentFile= wins over Environment=); ybb.env.example lists
+    them, and MemoryMax stays above the default Dask limit."""
+    d = directives("ybb-dask-worker@.service")
+    environment = {item for line in d["Environment"] for item in line.split()}
+    assert {"DASK_WORKER_NTHREADS=2", "DASK_WORKER_MEMORY_LIMIT=1GiB"} <= environment
+    assert d["EnvironmentFile"][0] == "/etc/ybb/ybb.env"
+    assert d["MemoryMax"] == ["1536M"]
+    lines = (SYSTEMD_DIR / "ybb.env.example").read_text().splitlines()
+    assert "DASK_WORKER_NTHREADS=2" in lines and "DASK_WORKER_MEMORY_LIMIT=1GiB" in lines
+    # nothing is hard-coded any more
+    worker = d["ExecStart"][0]
+    assert "--nthreads 2" not in worker and "--memory-limit 1GiB" not in worker
+
+
+def test_env_example_documents_the_job_store():
+    """The job store settings are commented out (SQLite on one host) and say why PostgreSQL is
+    needed on several; the URL goes in a file."""
+    text = (SYSTEMD_DIR / "ybb.env.example").read_text()
+    lines = text.splitlines()
+    assert "#JOB_STORE_URL_FILE=/etc/ybb/job_store_url" in lines
+    assert not any(line.startswith(("JOB_STORE_URL=", "JOB_STORE_URL_FILE=")) for line in lines)
+    assert "never be on NFS" in text
