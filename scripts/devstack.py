@@ -1,4 +1,4 @@
-"""Run the whole stack on loopback: Dask scheduler, Dask workers, Gunicorn and Nginx.
+"""Run the whole stack on loopback: Dask scheduler, Dask workers, Gunicorn, Nginx and the sweeper.
 
     python scripts/devstack.py run        # foreground; Ctrl-C or SIGTERM stops everything
     python scripts/devstack.py start      # background; PID files under var/run; returns when ready
@@ -14,7 +14,8 @@ The Dask scheduler, workers and the API's client speak mutual TLS (`tls://`) wit
 certificate made under var/tls/dask/, so nothing else on the host can submit work. While
 the stack runs (`run`, and `start`, whose supervisor stays in the background), the
 scheduler and the workers are started again whenever they exit, whatever their exit
-status; a restarted scheduler restarts the workers with it (as deploy/systemd does).
+status; a restarted scheduler restarts the workers with it (as deploy/systemd does). So is
+the sweeper (`python -m ybb_api.sweeper --every YBB_SWEEP_INTERVAL`, 600 s by default).
 """
 from __future__ import annotations
 
@@ -113,6 +114,7 @@ class StackConfig:
     use_nginx: bool = True
     # Host names the API's Nginx server answers; any other Host gets a JSON 421.
     server_names: str = "127.0.0.1 localhost"
+    sweep_interval: float = 600  # seconds between the sweeper's passes (its first pass runs at start)
     extra_env: dict[str, str] = field(default_factory=dict)
     nginx_limits: dict[str, str] = field(default_factory=dict)
 
@@ -129,6 +131,7 @@ class StackConfig:
             workers=int(e.get("YBB_DASK_WORKERS", 2)),
             gunicorn_workers=int(e.get("GUNICORN_WORKERS", 8)),
             server_names=e.get("YBB_SERVER_NAMES", "127.0.0.1 localhost"),
+            sweep_interval=float(e.get("YBB_SWEEP_INTERVAL", 600)),
         )
 
     @property
@@ -179,8 +182,8 @@ RESTART_WINDOW = 60.0
 
 
 def _supervised(name: str) -> bool:
-    """The processes `make run` starts again when they exit: the scheduler and the workers."""
-    return name == "scheduler" or name.startswith("worker-")
+    """The processes `make run` starts again when they exit: the scheduler, the workers, the sweeper."""
+    return name in ("scheduler", "sweeper") or name.startswith("worker-")
 
 
 DEFAULT_LIMITS = {
@@ -326,6 +329,8 @@ class Stack:
             ]
         commands["api"] = [py, "-m", "gunicorn", "--config", str(ROOT / "services" / "api" / "gunicorn.conf.py"),
                            "--chdir", str(ROOT / "services" / "api"), "wsgi:app"]
+        # Retention (ExportService.sweep), as compose's sweeper service and systemd's timer run it.
+        commands["sweeper"] = [py, "-m", "ybb_api.sweeper", "--every", f"{c.sweep_interval:g}"]
         if c.use_nginx:
             nginx = find_nginx()
             assert nginx, "nginx not found"
@@ -379,9 +384,9 @@ class Stack:
     def supervise(self) -> list[str]:
         """One round of supervision (`run` does one a second); returns the names started again.
 
-        A scheduler or worker that exited, whatever its status (a `dask worker` whose
-        scheduler went away exits 0), is started again; a new scheduler brings new workers,
-        as systemd's PartOf= does. RuntimeError when Gunicorn or Nginx exited, or a Dask
+        A scheduler, worker or sweeper that exited, whatever its status (a `dask worker`
+        whose scheduler went away exits 0), is started again; a new scheduler brings new workers,
+        as systemd's PartOf= does. RuntimeError when Gunicorn or Nginx exited, or a supervised
         process exited RESTART_BURST times within RESTART_WINDOW seconds."""
         exited = {name: proc.returncode for name, proc in self.processes.items() if proc.poll() is not None}
         for name, code in exited.items():
@@ -512,6 +517,7 @@ def banner(stack: Stack) -> str:
         f"  Dev API key:     {key}   (also in {c.var / 'dev-api-key'})",
         f"  TLS certificate: {c.cert}",
         f"  Dask scheduler:  {c.scheduler_address}  (mutual TLS; certificates in {c.dask_tls_dir})",
+        f"  Sweeper:         a pass every {c.sweep_interval:g} s  ({c.var / 'log' / 'sweeper.log'})",
     ]
     if c.use_nginx:
         lines += [

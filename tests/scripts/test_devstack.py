@@ -18,13 +18,15 @@ from support import free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PROCESSES = {"devstack", "scheduler", "worker-1", "api", "nginx"}  # the supervisor and what it started
+PROCESSES = {"devstack", "scheduler", "worker-1", "api", "sweeper", "nginx"}  # the supervisor and what it started
+SWEEP_INTERVAL = 1  # seconds between the sweeper's passes in these tests (600 by default)
 
 
 def _env(var: Path, workers: int = 1) -> dict[str, str]:
     ports = {name: str(free_port()) for name in
              ("YBB_SCHEDULER_PORT", "YBB_DASHBOARD_PORT", "YBB_API_PORT", "YBB_HTTPS_PORT", "YBB_HTTP_PORT")}
-    return {**os.environ, **ports, "YBB_VAR_DIR": str(var), "YBB_DASK_WORKERS": str(workers), "GUNICORN_WORKERS": "1"}
+    return {**os.environ, **ports, "YBB_VAR_DIR": str(var), "YBB_DASK_WORKERS": str(workers), "GUNICORN_WORKERS": "1",
+            "YBB_SWEEP_INTERVAL": str(SWEEP_INTERVAL)}
 
 
 def _pids(var: Path) -> dict[str, int]:
@@ -37,6 +39,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _sweeper_log(var: Path) -> str:
+    try:
+        return (var / "log" / "sweeper.log").read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def _sweeps(var: Path) -> int:
+    """The passes the stack's sweeper has logged (`sweep: {'expired': 0, ...}`)."""
+    return _sweeper_log(var).count("sweep: {'expired'")
 
 
 def test_render_refuses_a_missing_placeholder() -> None:
@@ -65,6 +79,8 @@ def test_run_prints_urls_and_sigterm_stops_every_process(tmp_path: Path) -> None
         assert set(by_name) == PROCESSES and by_name["devstack"] == proc.pid
         pids += by_name.values()
         assert all(_alive(pid) for pid in pids)
+        wait_for(lambda: _sweeps(tmp_path / "var") >= 2, timeout=60,
+                 message=lambda: f"the sweeper did not sweep twice: {_sweeper_log(tmp_path / 'var')[-3000:]}")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         wait_for(lambda: not [pid for pid in pids if _alive(pid)], timeout=10,
@@ -72,9 +88,11 @@ def test_run_prints_urls_and_sigterm_stops_every_process(tmp_path: Path) -> None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        for pid in pids:  # a failed check must not leave the stack's processes running
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        for pid in pids:  # a failed check must not leave the stack's processes running (nor nginx's workers)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def test_detached_start_returns_when_ready_and_stop_stops(tmp_path: Path) -> None:
@@ -88,6 +106,8 @@ def test_detached_start_returns_when_ready_and_stop_stops(tmp_path: Path) -> Non
         assert "is running" in started.stdout
         # `start` leaves a supervisor behind, which restarts Dask processes as `run` does
         assert set(by_name) == PROCESSES and all(_alive(pid) for pid in pids)
+        wait_for(lambda: _sweeps(tmp_path / "var") >= 1, timeout=60,
+                 message=lambda: f"the detached stack's sweeper did not sweep: {_sweeper_log(tmp_path / 'var')[-3000:]}")
         again = subprocess.run([sys.executable, "scripts/devstack.py", "start"], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=60)
         assert again.returncode == 1 and "already running" in again.stderr
@@ -183,6 +203,13 @@ def test_run_restarts_the_scheduler_and_its_workers_after_a_crash(tmp_path: Path
         assert after["worker-1"] != before["worker-1"] and after["worker-2"] != before["worker-2"]
         assert after["api"] == before["api"] and after["nginx"] == before["nginx"]
         assert worker_names() == {"worker-1", "worker-2"}
+
+        os.kill(after["sweeper"], signal.SIGKILL)  # the sweeper is supervised too
+        wait_for(lambda: restarted("sweeper", after["sweeper"]), timeout=30, interval=0.2,
+                 message=lambda: f"the sweeper was not started again:\n{output.tail()}")
+        swept = _sweeps(var)
+        wait_for(lambda: _sweeps(var) > swept, timeout=60, message="the restarted sweeper does not sweep")
+        assert output.has("devstack: sweeper exited with -9")
 
         os.kill(after["worker-1"], signal.SIGTERM)  # a clean exit (0) counts too
         os.kill(after["worker-2"], signal.SIGKILL)

@@ -7,15 +7,23 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from ybb_engine.partitions import StagedRecords
+
 FORMATS = ("xlsx", "csv", "json", "ndjson")
 
 
 class RecordList(fields.Field):
-    """A JSON array of objects. Checked in one cheap pass: exports carry 100,000s of records."""
+    """A JSON array of objects. Checked in one cheap pass: exports carry 100,000s of records.
+    The create request's parser (ybb_api.streaming) hands it StagedRecords instead of a list:
+    the records already written as partitions while the body was read, and checked there."""
 
     default_error_messages = {"invalid": "Must be an array of objects.", "item": "Record {index} is not an object."}
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[dict]:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[dict] | StagedRecords:
+        if isinstance(value, StagedRecords):
+            if value.not_object is not None:
+                raise self.make_error("item", index=value.not_object)
+            return value
         if not isinstance(value, list):
             raise self.make_error("invalid")
         for index, record in enumerate(value):

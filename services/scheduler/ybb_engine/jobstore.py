@@ -2,6 +2,12 @@
 
 `JobStore` is the interface the engine uses; nothing outside a store writes SQL.
 `SqliteJobStore` is the embedded default for one host (WAL mode, `DATA_DIR/jobs.sqlite3`).
+`PostgresJobStore` (jobstore_postgres.py) serves several hosts: JOB_STORE_URL names it.
+
+A store's `location` is what task arguments carry (`JobRef.store`) and `open_store` takes:
+the SQLite file's path, or the PostgreSQL URL *without its password*. A Dask worker that
+opens such a location takes the password from its own JOB_STORE_URL (or JOB_STORE_URL_FILE),
+so that no credential is ever pickled into the scheduler (docs/configuration.md).
 """
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ import dataclasses
 import functools
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -21,6 +28,8 @@ from .lifecycle import ACTIVE, COLUMNS, Job, State
 
 JSON_COLUMNS = ("spec", "warnings", "error_detail")
 _ACTIVE_SQL = ", ".join(f"'{state.value}'" for state in ACTIVE)  # constants: lets SQLite use the partial index
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})  # URL query parameters a location never keeps
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
@@ -66,8 +75,66 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (tenant, idempotency_
 """
 
 
+# The rows `delete_expired` removes, {m} the placeholder (parameters: the expired state, `before` twice).
+DELETABLE = "state = {m} AND expires_at <= {m} AND (finished_at IS NULL OR finished_at <= {m})"
+ID_BATCH = 500  # ids per `existing` query
+
+
 class DuplicateJob(Exception):
     """Another job of the tenant already has this Idempotency-Key (a concurrent retry won)."""
+
+
+class InvalidStoreURL(ValueError):
+    """JOB_STORE_URL is not a PostgreSQL URL the store can use. The message never holds the password."""
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """A PostgreSQL job store URL: `url` to connect with (any password included), `location`
+    the same without the password (what JobRef.store, logs and errors may show)."""
+
+    url: str
+    location: str
+    has_password: bool
+
+
+def is_store_url(location: str) -> bool:
+    """Whether `location` is a URL (PostgreSQL) rather than an SQLite file's path."""
+    return "://" in location
+
+
+def parse_store_url(text: str) -> StoreURL:
+    """`postgresql://user:password@host:5432/db?params` (also `postgres://`, `postgresql+psycopg://`),
+    normalised to `postgresql://`. InvalidStoreURL for anything else."""
+    scheme, _, rest = text.strip().partition("://")
+    if scheme.lower() not in POSTGRES_SCHEMES:
+        raise InvalidStoreURL("the job store URL (JOB_STORE_URL) must be postgresql://user:password@host:5432/db "
+                              f"(or postgresql+psycopg://...), not {scheme.lower() or 'an empty scheme'}://...")
+    try:
+        parts = urlsplit("postgresql://" + rest)
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise InvalidStoreURL("the job store URL (JOB_STORE_URL) is malformed: percent-encode the special "
+                              "characters of the user and password") from None
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    public_netloc = f"{user}@{hostport}" if at else hostport
+    database = parts.path.lstrip("/")
+    # These messages quote nothing of the URL: a password with an unencoded / ? # or a missing
+    # @host would be cut into the parts they would show.
+    if not database or "/" in database:
+        raise InvalidStoreURL("the job store URL (JOB_STORE_URL) names no database: end it with /dbname, and "
+                              "percent-encode the special characters of the user and password")
+    for host in hostport.split(","):
+        port = host.rpartition("]")[2].partition(":")[2]  # after an IPv6 address's brackets
+        if port and not port.isdigit():
+            raise InvalidStoreURL("the job store URL (JOB_STORE_URL) has a port that is not a number: write "
+                                  "user:password@host:port, percent-encoding the password's special characters")
+    public_query = urlencode([(k, v) for k, v in query if k not in SECRET_PARAMETERS], quote_via=quote)
+    secret = bool(password) or any(k in SECRET_PARAMETERS for k, _ in query)
+    return StoreURL(url=urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, "")),
+                    location=urlunsplit(("postgresql", public_netloc, parts.path, public_query, "")),
+                    has_password=secret)
 
 
 @dataclass(frozen=True)
@@ -112,11 +179,29 @@ class JobStore(Protocol):
     def expired(self, now: float) -> builtins.list[Job]: ...
     def unfinished(self) -> builtins.list[Job]: ...
     def statistics(self, duration_bounds: Sequence[float], speed_bounds: Sequence[float]) -> JobStatistics: ...
+    def delete_expired(self, before: float, limit: int) -> builtins.list[str]: ...
+    def existing(self, job_ids: Sequence[str]) -> set[str]: ...
 
 
 def open_store(location: str) -> JobStore:
-    """The store at `location` (a path: SQLite), one per process and location."""
-    return _open(str(location))
+    """The store at `location`, one per process and location: a path (SQLite), or a PostgreSQL
+    URL, with its password (the API, from JOB_STORE_URL) or without it (a task's JobRef.store:
+    the password comes from this process's JOB_STORE_URL)."""
+    location = str(location)
+    if is_store_url(location):
+        from .jobstore_postgres import open_postgres  # psycopg only where PostgreSQL is used
+
+        return open_postgres(location)
+    return _open(location)
+
+
+def open_configured_store(url: str | None, sqlite_path: str | Path) -> JobStore:
+    """The store the settings name: JOB_STORE_URL (which must be a PostgreSQL URL), else SQLite
+    at `sqlite_path`. Raises InvalidStoreURL at start-up for a URL that cannot work."""
+    if url:
+        parse_store_url(url)  # a path or another scheme is refused here, not taken for an SQLite file
+        return open_store(url)
+    return open_store(str(sqlite_path))
 
 
 @functools.lru_cache(maxsize=8)
@@ -190,19 +275,7 @@ class SqliteJobStore:
                    **fields: Any) -> bool:
         """Update `fields`; with `from_states`, only when the job is in one of them, and with
         `when`, only when those columns have those values."""
-        row = _encode(fields)
-        sets = ", ".join(f"{name} = ?" for name in row)
-        params: builtins.list[Any] = [*row.values(), job_id]
-        sql = f"UPDATE jobs SET {sets} WHERE id = ?"
-        states = [State(s).value for s in from_states]
-        if states:
-            sql += f" AND state IN ({', '.join('?' for _ in states)})"
-            params += states
-        for name, value in _encode(when or {}).items():
-            if name not in COLUMNS:
-                raise ValueError(f"unknown job column {name!r}")
-            sql += f" AND {name} = ?"
-            params.append(value)
+        sql, params = transition_sql("?", job_id, from_states, when, fields)
         return bool(self._connect().execute(sql, params).rowcount == 1)
 
     def add_progress(self, job_id: str, rows: int) -> None:
@@ -249,6 +322,24 @@ class SqliteJobStore:
     def unfinished(self) -> builtins.list[Job]:
         return self._select(f"WHERE state IN ({_ACTIVE_SQL})")
 
+    def delete_expired(self, before: float, limit: int) -> builtins.list[str]:
+        """Delete up to `limit` rows of jobs that expired at or before `before` (and did not
+        finish after it); returns their ids. Atomic: concurrent sweepers never both count a row."""
+        rows = self._connect().execute(
+            f"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE {DELETABLE.format(m='?')} "
+            "ORDER BY expires_at LIMIT ?) RETURNING id", (State.EXPIRED.value, before, before, limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def existing(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of `job_ids` have a row."""
+        found: set[str] = set()
+        for start in range(0, len(job_ids), ID_BATCH):
+            chunk = list(job_ids[start:start + ID_BATCH])
+            marks = ", ".join("?" for _ in chunk)
+            found.update(row[0] for row in self._connect().execute(f"SELECT id FROM jobs WHERE id IN ({marks})",
+                                                                   chunk))
+        return found
+
     def statistics(self, duration_bounds: Sequence[float], speed_bounds: Sequence[float]) -> JobStatistics:
         conn = self._connect()
         by_state = [tuple(row) for row in conn.execute(
@@ -269,6 +360,28 @@ class SqliteJobStore:
                 for fmt, total, value_sum, *cumulative in self._connect().execute(sql)]
 
 
+def transition_sql(mark: str, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None,
+                   fields: dict[str, Any]) -> tuple[str, builtins.list[Any]]:
+    """The compare-and-set UPDATE of `transition`, with `mark` as the placeholder: one statement,
+    so that the check and the change are atomic on every store."""
+    row = _encode(fields)
+    conditions = _encode(when or {})
+    for name in (*row, *conditions):
+        if name not in COLUMNS:
+            raise ValueError(f"unknown job column {name!r}")
+    sets = ", ".join(f"{name} = {mark}" for name in row)
+    params: builtins.list[Any] = [*row.values(), job_id]
+    sql = f"UPDATE jobs SET {sets} WHERE id = {mark}"
+    states = [State(s).value for s in from_states]
+    if states:
+        sql += f" AND state IN ({', '.join(mark for _ in states)})"
+        params += states
+    for name, value in conditions.items():
+        sql += f" AND {name} = {mark}"
+        params.append(value)
+    return sql, params
+
+
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     encoded = {}
     for name, value in fields.items():
@@ -280,7 +393,7 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
-def _decode(row: sqlite3.Row) -> Job:
+def _decode(row: sqlite3.Row | Mapping[str, Any]) -> Job:
     fields = dict(row)
     for name in JSON_COLUMNS:
         if fields.get(name) is not None:

@@ -28,11 +28,11 @@ from . import pipeline
 from .cluster import Cluster, ClusterUnavailable
 from .errors import EngineError
 from .fileformats import content_type, sanitize_filename
-from .jobstore import DuplicateJob, HistogramRow, JobStatistics, JobStore, open_store
+from .jobstore import DuplicateJob, HistogramRow, JobStatistics, JobStore, open_configured_store
 from .jobview import iso, job_view
 from .layout import DataLayout
 from .lifecycle import ACTIVE, ENDED, Job, State, move
-from .partitions import PartitionFile, list_partitions, write_partitions
+from .partitions import PartitionFile, StagedRecords, list_partitions, records_digest, write_partitions
 from .settings import EngineSettings
 from .sources import SourceCatalog
 from .sources.exports import prepare_source_export
@@ -52,6 +52,8 @@ INPUT_ERROR_CODES = frozenset({"invalid_records", "cell_overflow"})  # the reque
 RECENT_JOBS = 100
 RECENT_FAILURES = 20
 MAX_LIST_OFFSET = 10**9
+DELETE_BATCH = 500      # job rows deleted per statement by the sweeper
+ORPHAN_AGE = 3600       # seconds a job folder without a row is left alone
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class ExportService:
         self.settings = settings
         self.templates = templates
         self.sources = sources if sources is not None else SourceCatalog({})
+        self.sources.check_templates(templates)
         self.store = store
         self.layout = layout
         self.cluster = cluster
@@ -90,7 +93,8 @@ class ExportService:
     def from_settings(cls, settings: EngineSettings) -> ExportService:
         layout = DataLayout(settings.DATA_DIR)
         layout.root.mkdir(parents=True, exist_ok=True)
-        return cls(settings, load_templates(), open_store(str(layout.sqlite_path)), layout,
+        store = open_configured_store(settings.JOB_STORE_URL, layout.sqlite_path)  # refuses a bad URL here
+        return cls(settings, load_templates(), store, layout,
                    Cluster.from_settings(settings), SourceCatalog.load(settings.SOURCES_DIRS))
 
     # -- looking up --------------------------------------------------------------------------
@@ -121,42 +125,61 @@ class ExportService:
     # -- creating ----------------------------------------------------------------------------
 
     def create(self, request: ExportRequest) -> Job:
-        """Validate and submit (or open for batched upload); wait when the export should be synchronous."""
+        """Validate and submit (or open for batched upload); wait when the export should be synchronous.
+
+        `records` is a list, or StagedRecords (`stage_records()`) that the web layer wrote as
+        partitions while it read the body: the job takes those files; on any other outcome (an
+        error, an idempotent replay, a cached result) they are removed."""
+        staged = _staged(request.body)
+        try:
+            return self._create(request, staged)
+        finally:
+            if staged is not None:
+                staged.discard()  # a no-op once the job has taken them
+
+    def _create(self, request: ExportRequest, staged: StagedRecords | None) -> Job:
         body = request.body
-        digest = _request_digest(body) if request.idempotency_key else None
+        records: list[dict[str, Any]] = [] if staged is not None else list(body.get("records") or [])
+        rows = staged.rows if staged is not None else len(records)
+        hashed = staged.digest if staged is not None else records_digest(records)
+        digest = _request_digest(body, hashed) if request.idempotency_key else None
         if request.idempotency_key and (existing := self.store.find_idempotent(request.tenant,
                                                                                 request.idempotency_key)):
             return _same_request(existing, digest)
         if body.get("source") is not None:
             return self._create_from_source(request, digest)
         upload = bool(body.get("upload"))
-        records: list[dict[str, Any]] = list(body.get("records") or [])
         _check_upload(body, upload)
-        self.settings.limits().check_records(len(records))
-        spec = build_spec({k: body[k] for k in SPEC_KEYS if k in body}, self.templates, records[:SAMPLE_ROWS],
+        self.settings.limits().check_records(rows)
+        sample = staged.sample if staged is not None else records[:SAMPLE_ROWS]
+        spec = build_spec({k: body[k] for k in SPEC_KEYS if k in body}, self.templates, sample,
                           self.settings.limits())
         if body.get("callback_url"):
             check_callback_url(body["callback_url"], self.settings.WEBHOOK_ALLOWLIST)
-        cache_key = None if upload else _cache_key(request.tenant, spec.to_dict(), body, records)
+        cache_key = None if upload else _cache_key(request.tenant, spec.to_dict(), body, hashed)
         if cache_key and self.settings.RESULT_CACHE and (cached := self._cached(request.tenant, cache_key)):
             return cached
-        inline = self._runs_inline(body, len(records))
+        inline = self._runs_inline(body, rows)
         client = None if upload or inline else self._client()
 
         now = time.time()
         default_name = (body.get("template") or "export").replace("/", "-")
-        job = Job(id=uuid.uuid4().hex, tenant=request.tenant,
+        job = Job(id=staged.job_id if staged is not None and staged.job_id else uuid.uuid4().hex,
+                  tenant=request.tenant,
                   state=State.AWAITING_RECORDS if upload else State.QUEUED,
                   template=body.get("template"), format=spec.format,
                   filename=sanitize_filename(body.get("filename"), spec.format, default=default_name),
                   spec=spec.to_dict(), request_id=request.request_id, idempotency_key=request.idempotency_key,
                   request_digest=digest,
-                  rows_total=len(records), created_at=now,
+                  rows_total=rows, created_at=now,
                   expires_at=now + 3600 * self.settings.RETENTION_HOURS,
                   expected_rows=body.get("expected_rows"), callback_url=body.get("callback_url"),
                   cache_key=cache_key)
         try:
-            partitions = write_partitions(records, self.layout.input_dir(job.id), self.settings.PARTITION_ROWS)
+            if staged is not None:
+                partitions = staged.adopt(self.layout.input_dir(job.id))
+            else:
+                partitions = write_partitions(records, self.layout.input_dir(job.id), self.settings.PARTITION_ROWS)
             job.partitions = len(partitions)
             job = self.store.create(job)
         except DuplicateJob:  # a concurrent retry with the same Idempotency-Key won
@@ -173,9 +196,29 @@ class ExportService:
             pipeline.run_inline(self._ref(job), partitions)
             return self.get(job.id)
         final = self._submit(client, job, partitions, request.webhook_key_id, request.base_url)
-        if self._wants_sync(body, len(records)):
+        if self._wants_sync(body, rows):
             self._wait(final, job.id)
         return self.get(job.id)
+
+    def stage_records(self, job: Job | None = None) -> StagedRecords:
+        """Where a request's records go as partitions while its body is read (issue 17).
+
+        Without `job`: for a create request, the input directory of the job it will become
+        (its id is chosen now: `create` takes the files, or removes them). With `job`: for an
+        upload batch, a folder of its own in that job's input directory, whose partitions
+        `append` renames to the batch's indexes once it has reserved them. Either way the
+        caller discards them (`StagedRecords.discard`) if they never reach `create`/`append`;
+        a create's folder left behind by a killed process has no job row, and the sweep removes it."""
+        settings = self.settings
+        limit = settings.limits().records
+        if job is None:
+            job_id = uuid.uuid4().hex
+            return StagedRecords(self.layout.input_dir(job_id), settings.PARTITION_ROWS, limit, SAMPLE_ROWS,
+                                 job_id=job_id, folder=self.layout.job_dir(job_id))
+        if job.state is not State.AWAITING_RECORDS:  # before the body is read: it would be refused anyway
+            raise _not_accepting(job)
+        batch_dir = self.layout.input_dir(job.id) / f".batch-{uuid.uuid4().hex}"  # list_partitions skips it
+        return StagedRecords(batch_dir, settings.PARTITION_ROWS, limit)
 
     def _create_from_source(self, request: ExportRequest, digest: str | None) -> Job:
         """An export whose rows a source reads on the workers: always a job, never cached."""
@@ -188,7 +231,7 @@ class ExportService:
         client = self._client()
         settings = self.settings
         export = prepare_source_export(self.sources, body["source"], {k: body[k] for k in SPEC_KEYS if k in body},
-                                       self.templates, settings.limits(), settings.PARTITION_ROWS,
+                                       self.templates, settings.limits(), settings.SOURCE_PARTITION_ROWS,
                                        settings.SOURCE_MAX_ROWS)
         now = time.time()
         template = body.get("template") or (None if body.get("columns") else export.query.source.template)
@@ -229,24 +272,43 @@ class ExportService:
             job = self.get(job.id)
         return job
 
-    def append(self, job: Job, records: Sequence[Mapping[str, Any]]) -> Job:
-        """Store one uploaded batch as partitions, after those of earlier batches."""
+    def append(self, job: Job, records: Sequence[Mapping[str, Any]] | StagedRecords) -> Job:
+        """Store one uploaded batch as partitions, after those of earlier batches: a list, or
+        StagedRecords (`stage_records(job)`) already written while the body was read."""
+        if isinstance(records, StagedRecords):
+            try:
+                return self._append_staged(job, records)
+            finally:
+                records.discard()
         self.settings.limits().check_records(len(records))
         rows_per_partition = self.settings.PARTITION_ROWS
         partitions = -(-len(records) // rows_per_partition)
         first_index = self.store.reserve_batch(job.id, partitions)
         if first_index is None:
-            raise EngineError("not_accepting_records", f"The export is {job.state}; it takes no more records.",
-                              status=409)
+            raise _not_accepting(job)
         stored = False
         try:
             write_partitions(records, self.layout.input_dir(job.id), rows_per_partition, first_index)
             stored = True
         except OSError as exc:  # e.g. the disk is full: none of the batch stays, and none of it counts
-            raise EngineError("storage_unavailable", "The batch could not be stored; send it again later.",
-                              status=503, headers={"Retry-After": "30"}) from exc
+            raise _storage_unavailable() from exc
         finally:
             self.store.finish_batch(job.id, len(records), stored)
+        return self.get(job.id)
+
+    def _append_staged(self, job: Job, staged: StagedRecords) -> Job:
+        self.settings.limits().check_records(staged.rows)
+        first_index = self.store.reserve_batch(job.id, len(staged.partitions))
+        if first_index is None:
+            raise _not_accepting(job)
+        stored = False
+        try:
+            staged.adopt(self.layout.input_dir(job.id), first_index)
+            stored = True
+        except OSError as exc:  # none of the batch stays, and none of it counts
+            raise _storage_unavailable() from exc
+        finally:
+            self.store.finish_batch(job.id, staged.rows, stored)
         return self.get(job.id)
 
     def commit(self, job: Job, webhook_key_id: str = "", base_url: str = "") -> Job:
@@ -325,8 +387,11 @@ class ExportService:
         return self.get(job.id)
 
     def sweep(self, now: float | None = None) -> dict[str, int]:
-        """Retention: delete expired jobs' files and mark them expired; fail lost jobs."""
+        """Retention: delete the rows of jobs expired JOB_ROW_RETENTION_HOURS ago (before this
+        pass expires more, so a job's expired state is seen for one pass at least); delete expired
+        jobs' files and mark them expired; fail lost jobs; remove job folders without a job row."""
         now = time.time() if now is None else now
+        deleted = self._delete_old_rows(now)
         expired = 0
         for job in self.store.expired(now):
             with job_context(job.id, task="sweep", job=job):  # each job's lines carry its own fields only
@@ -336,7 +401,33 @@ class ExportService:
         for job in self.store.unfinished():
             with job_context(job.id, task="sweep", job=job):
                 lost += self.check_lost(job).state is State.FAILED
-        return {"expired": expired, "lost": lost}
+        return {"expired": expired, "lost": lost, "deleted": deleted, "orphans": self._remove_orphans(now)}
+
+    def _delete_old_rows(self, now: float) -> int:
+        hours = self.settings.JOB_ROW_RETENTION_HOURS
+        if hours <= 0:
+            return 0
+        deleted = 0
+        while True:
+            ids = self.store.delete_expired(now - 3600 * hours, DELETE_BATCH)
+            for job_id in ids:
+                self.layout.remove_job(job_id)  # normally gone since it expired
+            deleted += len(ids)
+            if len(ids) < DELETE_BATCH:
+                return deleted
+
+    def _remove_orphans(self, now: float) -> int:
+        """Job folders with no job row, untouched for ORPHAN_AGE: a failed create's or a
+        deleted row's leftovers. A job being created (folder first, row next) is younger."""
+        old = [job_id for job_id, modified in self.layout.job_folders() if now - modified > ORPHAN_AGE]
+        known = self.store.existing(old)
+        orphans = 0
+        for job_id in old:
+            changed = self.layout.last_change(job_id) if job_id not in known else None
+            if changed is not None and now - changed > ORPHAN_AGE:  # nothing in it is being written either
+                self.layout.remove_job(job_id)
+                orphans += 1
+        return orphans
 
     # -- monitoring ----------------------------------------------------------------------------
 
@@ -424,6 +515,20 @@ class ExportService:
                         f"The cluster could not run the export: {type(exc).__name__}")
 
 
+def _not_accepting(job: Job) -> EngineError:
+    return EngineError("not_accepting_records", f"The export is {job.state}; it takes no more records.", status=409)
+
+
+def _storage_unavailable() -> EngineError:
+    return EngineError("storage_unavailable", "The batch could not be stored; send it again later.",
+                       status=503, headers={"Retry-After": "30"})
+
+
+def _staged(body: Mapping[str, Any]) -> StagedRecords | None:
+    records = body.get("records")
+    return records if isinstance(records, StagedRecords) else None
+
+
 def _batch_in_flight() -> EngineError:
     return EngineError("batch_in_flight", "A batch of records is still being stored; commit once every batch "
                        "has been answered.", status=409, headers={"Retry-After": "1"})
@@ -450,22 +555,31 @@ def _json_bytes(value: Any, sort_keys: bool = False) -> bytes:
         return json.dumps(value, sort_keys=sort_keys, default=str).encode()
 
 
-def _request_digest(body: Mapping[str, Any]) -> str:
-    """What a request asked for, to tell a retry (same body) from a reused Idempotency-Key."""
-    return hashlib.sha256(_json_bytes(body, sort_keys=True)).hexdigest()
+DIGEST_PREFIX = "v2:"  # request digests made from the records' digest (issue 17); older ones are bare hex
+
+
+def _request_digest(body: Mapping[str, Any], records_hash: str) -> str:
+    """What a request asked for, to tell a retry (same body) from a reused Idempotency-Key: the
+    body but its records, and the records' SHA-256 (computed while they were written)."""
+    digest = hashlib.sha256(_json_bytes({k: v for k, v in body.items() if k != "records"}, sort_keys=True))
+    if body.get("records") is not None:
+        digest.update(b"\nrecords:" + records_hash.encode())
+    return DIGEST_PREFIX + digest.hexdigest()
 
 
 def _same_request(existing: Job, digest: str | None) -> Job:
-    """The earlier job of an Idempotency-Key, if it was created for the same request."""
-    if existing.request_digest is not None and digest is not None and existing.request_digest != digest:
+    """The earlier job of an Idempotency-Key, if it was created for the same request. A digest of
+    the previous release (no prefix: made from the whole body) cannot be compared: trusted."""
+    earlier = existing.request_digest
+    if (earlier is not None and digest is not None and earlier.startswith(DIGEST_PREFIX)
+            and earlier != digest):
         raise EngineError("idempotency_key_reused", "This Idempotency-Key was used for a different request; "
                           "use a new key for a new export.")
     return existing
 
 
-def _cache_key(tenant: str, spec: dict[str, Any], body: Mapping[str, Any], records: list[Any]) -> str:
+def _cache_key(tenant: str, spec: dict[str, Any], body: Mapping[str, Any], records_hash: str) -> str:
     digest = hashlib.sha256(_json_bytes([tenant, spec, body.get("filename"), body.get("callback_url")],
                                         sort_keys=True))
-    digest.update(_json_bytes(records))
+    digest.update(records_hash.encode())
     return digest.hexdigest()
-

@@ -24,11 +24,14 @@ def env(name: str, default: str | None = None) -> str | None:
 
 
 def env_int(name: str, default: int) -> int:
-    return int(env(name, str(default)) or default)
+    """NAME as an integer; unset or empty: `default` (0 is 0, not the default)."""
+    value = (env(name) or "").strip()
+    return int(value) if value else default
 
 
 def env_float(name: str, default: float) -> float:
-    return float(env(name, str(default)) or default)
+    value = (env(name) or "").strip()
+    return float(value) if value else default
 
 
 def env_list(name: str) -> list[str]:
@@ -61,6 +64,10 @@ class EngineSettings:
         self.INLINE_MAX_ROWS = env_int("INLINE_MAX_ROWS", 1_000)
         self.SYNC_TIMEOUT = env_int("SYNC_TIMEOUT", 120)
         self.RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
+        # The job store: SQLite at DATA_DIR/jobs.sqlite3 (one host), or PostgreSQL at this URL
+        # (postgresql://user:password@host:5432/db); workers resolve its password themselves.
+        self.JOB_STORE_URL = env("JOB_STORE_URL") or None
+        self.JOB_ROW_RETENTION_HOURS = env_int("JOB_ROW_RETENTION_HOURS", 168)  # after expiry; 0: keep rows
         self.RESULT_CACHE = env_bool("RESULT_CACHE", True)
         self.LOST_JOB_GRACE = env_int("LOST_JOB_GRACE", 30)
         self.JOB_TIME_LIMIT = env_int("JOB_TIME_LIMIT", 3600)  # seconds of running; 0: none
@@ -86,6 +93,9 @@ class EngineSettings:
         # Named SQL sources (docs/sources.md); their connections are SOURCE_<NAME>_URL or DB_*.
         self.SOURCES_DIRS = env_list("SOURCES_DIRS")  # more source files, beside the shipped ones
         self.SOURCE_MAX_ROWS = env_int("SOURCE_MAX_ROWS", 2_000_000)
+        # Rows per source read (one Dask task each): larger than PARTITION_ROWS, as each read is a
+        # query with its joins, and fewer reads mean fewer pieces to shuffle for the sort.
+        self.SOURCE_PARTITION_ROWS = env_int("SOURCE_PARTITION_ROWS", 50_000)
         for name, value in overrides.items():
             setattr(self, name, value)
 

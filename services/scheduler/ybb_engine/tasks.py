@@ -25,7 +25,7 @@ from distributed import secede
 
 from . import fastexport
 from .errors import EngineError
-from .jobstore import JobStore, open_store
+from .jobstore import JobStore, is_store_url, open_store, parse_store_url
 from .jobview import job_view
 from .layout import DataLayout
 from .lifecycle import Job, State, move
@@ -45,11 +45,18 @@ class JobRef:
     """What every task of a job needs: which job, where its store and files are, what to export."""
 
     job_id: str
-    store: str            # the job store's location (open_store)
+    # The job store's location (open_store): an SQLite path, or a PostgreSQL URL without its
+    # password. Task arguments reach the scheduler's state and log lines: the worker takes the
+    # password from its own JOB_STORE_URL / JOB_STORE_URL_FILE (jobstore_postgres.resolve_url).
+    store: str
     data_dir: str
     spec: dict[str, Any]
     filename: str
     time_limit: int = 0   # seconds a job may run (JOB_TIME_LIMIT); 0: no limit
+
+    def __post_init__(self) -> None:
+        if is_store_url(self.store) and parse_store_url(self.store).has_password:
+            raise ValueError("JobRef.store must be the store's location, without a password (JobStore.location)")
 
     @property
     def layout(self) -> DataLayout:

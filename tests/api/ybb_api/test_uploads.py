@@ -145,3 +145,113 @@ def test_a_commit_while_a_batch_is_being_stored_is_refused(client, keys, app) ->
     assert client.get(f"/api/v1/exports/{job_id}", headers=headers).json["state"] == "awaiting_records"
     store.finish_batch(job_id, 0, stored=False)
     assert client.post(f"/api/v1/exports/{job_id}/commit", headers=headers).status_code == 202
+
+
+# -- batches parsed while they are read (issue 17) -----------------------------------------------
+
+def _upload(client, keys, **fields) -> str:
+    return client.post("/api/v1/exports", json={"columns": COLUMNS, "upload": True, **fields},
+                       headers={"X-API-Key": keys.a}).json["id"]
+
+
+def _input_names(app, job_id: str) -> list[str]:
+    input_dir = app.extensions["ybb_service"].layout.input_dir(job_id)
+    return sorted(p.name for p in input_dir.iterdir()) if input_dir.exists() else []
+
+
+def test_ndjson_with_crlf_blank_lines_and_no_last_line_break(client, keys, app) -> None:
+    headers = {"X-API-Key": keys.a, "Content-Type": "application/x-ndjson"}
+    job_id = _upload(client, keys)
+    rows = [{"n": i, "name": f"row {i}"} for i in range(120)]
+    body = b"\r\n".join(orjson.dumps(r) for r in rows[:60]) + b"\r\n\r\n  \n" + b"\n".join(
+        orjson.dumps(r) for r in rows[60:])
+    answer = client.post(f"/api/v1/exports/{job_id}/records", data=body, headers=headers)
+    assert answer.status_code == 200 and answer.json["rows_total"] == 120, answer.json
+    assert _input_names(app, job_id) == ["part-00000-0000050.json", "part-00001-0000050.json",
+                                         "part-00002-0000020.json"]
+
+
+def test_a_batch_broken_far_into_it_stores_nothing_and_says_where(client, keys, app) -> None:
+    headers = {"X-API-Key": keys.a}
+    job_id = _upload(client, keys)
+    good = client.post(f"/api/v1/exports/{job_id}/records", json=[{"n": 1, "name": "a"}], headers=headers)
+    assert good.json["rows_total"] == 1
+    lines = [orjson.dumps({"n": i, "name": "x" * 200}).decode() for i in range(3_000)]  # ~600 kB: many groups
+    body = "[\n" + ",\n".join(lines) + ',\n{"n": tru}]'
+    broken = client.post(f"/api/v1/exports/{job_id}/records", data=body,
+                         headers={**headers, "Content-Type": "application/json"})
+    assert broken.status_code == 400 and broken.json["code"] == "invalid_json"
+    assert "(line 3002)" in broken.json["message"], broken.json["message"]
+    ndjson = "\n".join(lines) + "\n{broken\n"
+    broken = client.post(f"/api/v1/exports/{job_id}/records", data=ndjson,
+                         headers={**headers, "Content-Type": "application/x-ndjson"})
+    assert broken.status_code == 400 and broken.json["code"] == "invalid_json"
+    not_object = client.post(f"/api/v1/exports/{job_id}/records", data="\n".join(lines) + "\n[1]\n",
+                             headers={**headers, "Content-Type": "application/x-ndjson"})
+    assert not_object.status_code == 422 and not_object.json["errors"] == {"records": {"3000": ["Not an object."]}}
+    assert client.get(f"/api/v1/exports/{job_id}", headers=headers).json["rows_total"] == 1
+    assert _input_names(app, job_id) == ["part-00000-0000001.json"]  # no batch folder left either
+
+
+def test_a_batch_that_is_not_an_array_is_a_422(client, keys) -> None:
+    job_id = _upload(client, keys)
+    for body in (b'{"n": 1}', b"5", b'"x"'):
+        answer = client.post(f"/api/v1/exports/{job_id}/records", data=body,
+                             headers={"X-API-Key": keys.a, "Content-Type": "application/json"})
+        assert answer.status_code == 422 and answer.json["message"] == "The body must be an array of record objects."
+    empty = client.post(f"/api/v1/exports/{job_id}/records", data=b"",
+                        headers={"X-API-Key": keys.a, "Content-Type": "application/json"})
+    assert empty.status_code == 400 and empty.json["code"] == "invalid_json"
+
+
+def test_a_batch_for_a_job_that_takes_no_more_is_refused_before_its_body_is_read(app, keys) -> None:
+    import json
+
+    from werkzeug.test import EnvironBuilder
+
+    client = app.test_client()
+    job_id = _upload(client, keys)
+    assert client.post(f"/api/v1/exports/{job_id}/commit", headers={"X-API-Key": keys.a}).status_code == 202
+
+    class Exploding:
+        def read(self, *args: object) -> bytes:
+            raise AssertionError("the body was read")
+
+        readline = read
+
+    environ = EnvironBuilder(path=f"/api/v1/exports/{job_id}/records", method="POST", headers={
+        "X-API-Key": keys.a, "Content-Type": "application/json", "Content-Length": "50000000"}).get_environ()
+    environ["wsgi.input"] = Exploding()
+    statuses: list[str] = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert statuses[0].startswith("409") and json.loads(body)["code"] == "not_accepting_records"
+
+
+def test_the_memory_of_a_batch_does_not_grow_with_its_body(client, keys, app) -> None:
+    """As for a create request (test_exports): the same peak for ~4 and ~15 MB."""
+    import tracemalloc
+
+    app.extensions["ybb_service"].settings.PARTITION_ROWS = 5_000
+    record = {f"field_{n}": f"value {n} " * 3 for n in range(20)}
+    job_id = _upload(client, keys)
+    peaks, body = [], b""
+    for rows, content_type in ((5_000, "application/json"), (20_000, "application/json"),
+                               (20_000, "application/x-ndjson")):
+        records = [{**record, "id": i} for i in range(rows)]
+        if content_type == "application/json":
+            body = orjson.dumps(records)
+        else:
+            body = b"\n".join(orjson.dumps(r) for r in records)
+        del records
+        stream = io.BytesIO(body)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            answer = client.post(f"/api/v1/exports/{job_id}/records", input_stream=stream, content_length=len(body),
+                                 content_type=content_type, headers={"X-API-Key": keys.a})
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+        finally:
+            tracemalloc.stop()
+        assert answer.status_code == 200, answer.json
+    small, big, ndjson = peaks
+    assert big < small + 3 * 2**20 and max(big, ndjson) < len(body), [round(p / 2**20, 1) for p in peaks]

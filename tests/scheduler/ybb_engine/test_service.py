@@ -78,7 +78,7 @@ def test_a_failure_while_creating_leaves_no_job_folder(service: ExportService, m
 def test_sweep_expires_old_jobs_and_removes_their_files(service: ExportService) -> None:
     job = service.store.create(make_job(state="succeeded", expires_at=1.0))
     service.layout.file_path(job.id, job.filename).parent.mkdir(parents=True)
-    assert service.sweep() == {"expired": 1, "lost": 0}
+    assert service.sweep() == {"expired": 1, "lost": 0, "deleted": 0, "orphans": 0}
     assert service.get(job.id).state is State.EXPIRED and not service.layout.job_dir(job.id).exists()
     with pytest.raises(EngineError) as raised:
         service.file(service.get(job.id))

@@ -5,15 +5,24 @@ from flask.views import MethodView
 
 from ybb_engine.service import ExportRequest, Job, State, is_input_error
 
-from .. import jobs
+from .. import jobs, streaming
 from ..auth import SECURITY, authenticate, current_key, require_scope
-from ..blueprint import Blueprint, read_records_body
+from ..blueprint import Blueprint
 from ..downloads import file_response
 from ..errors import abort
 from ..request_id import current_request_id
 from ..schemas import BatchSchema, ExportRequestSchema, JobSchema, SignedFileArgsSchema
 
-blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="Export jobs and their files")
+
+class ExportsBlueprint(Blueprint):
+    """Its JSON bodies are parsed as they are read: a create request's records go straight
+    to partition files (ybb_api.streaming), and so do an upload batch's."""
+
+    ARGUMENTS_PARSER = streaming.StreamingJsonParser()
+
+
+blp = ExportsBlueprint("exports", __name__, url_prefix="/api/v1/exports", description="Export jobs and their files")
+blp.teardown_request(streaming.discard_staged)  # records no job took: a refused request's, a replay's
 
 
 def _base_url() -> str:
@@ -107,7 +116,8 @@ class ExportRecords(MethodView):
     def post(self, job_id: str):
         """Append a batch of records to an upload job (a JSON array or NDJSON)"""
         job = _own_job(job_id)
-        return jobs.service().append(job, read_records_body(request))
+        service = jobs.service()
+        return service.append(job, streaming.read_records(request, lambda: service.stage_records(job)))
 
 
 @blp.route("/<string:job_id>/commit")
