@@ -4,6 +4,7 @@ through the real stack (Nginx → Gunicorn → Dask).
     .venv/bin/python bench/run.py              # the full run: every table, targets, PASS/MISS
     .venv/bin/python bench/run.py --quick      # small sizes, one repeat: a smoke test (targets not judged)
     .venv/bin/python bench/run.py --only engine,e2e --rows 20000 --repeat 1
+    .venv/bin/python bench/run.py --only database  # the database section alone (bench/database.py)
 
 Same generated data for every writer: participants-like records from tests/samples.py,
 20 mixed columns (integers, texts in many scripts, dates, date-times, enums, booleans).
@@ -33,6 +34,7 @@ sys.path.append(str(ROOT / "tests"))  # for samples.py, the generated records (t
 import orjson  # noqa: E402
 import psutil  # noqa: E402
 
+import database  # noqa: E402  (bench/database.py)
 import samples  # noqa: E402  (tests/samples.py)
 from ybb_engine import fastexport, pipeline  # noqa: E402
 from ybb_engine.jobstore import SqliteJobStore  # noqa: E402
@@ -223,7 +225,7 @@ class RssSampler:
 
 
 class StackRun:
-    def __init__(self, directory: Path, workers: int = 2):
+    def __init__(self, directory: Path, workers: int = 2, extra_env: dict[str, str] | None = None):
         from devstack import Stack, StackConfig, find_nginx
 
         if find_nginx() is None:
@@ -231,7 +233,8 @@ class StackRun:
         config = StackConfig(
             var=directory / "var", scheduler_port=free_port(), dashboard_port=free_port(), api_port=free_port(),
             https_port=free_port(), http_port=free_port(), workers=workers, gunicorn_workers=2,
-            extra_env={"LOG_LEVEL": "warning", "PARTITION_ROWS": str(PARTITION_ROWS)},
+            extra_env={"LOG_LEVEL": "warning", "PARTITION_ROWS": str(PARTITION_ROWS),
+                       **(extra_env or {})},
             nginx_limits={"RATE_LIMIT_PER_IP": "1000r/s", "RATE_LIMIT_PER_KEY": "1000r/s", "RATE_LIMIT_BURST": "1000"},
         )
         self.stack = Stack(config)
@@ -345,22 +348,105 @@ def _stages(spans: dict[str, float]) -> dict[str, float]:
     return {name: spans[name] for name in order if name in spans}
 
 
+# --- the database (bench/database.py) ----------------------------------------------------------------
+
+DB_RATIO_TARGET = 20
+
+
+def database_section(report: Report, directory: Path, workers: int, repeat: int, participants: int) -> None:
+    """5. Exports read from MariaDB: ours through the real stack against the original's fetchall → pandas,
+    on the same seeded database; then the readers against each other on one key range."""
+    judged = participants == database.PARTICIPANTS
+    if not database.mariadb_available():
+        print("\n5. Database export: skipped, MariaDB is not installed (make databases installs it)")
+        report.target(f"source export >= {DB_RATIO_TARGET}x faster than the original's", "skipped: no MariaDB",
+                      False, judged)
+        return
+    database.check_original_sql()
+    print(f"\n5. Database export: {database.SOURCE} with {database.TEMPLATE}, {participants:,} participants "
+          f"seeded in a private MariaDB (tests/databases.py, tests/ybb_database.py)", flush=True)
+    with database.seeded_mariadb(directory, participants) as (server, seed_seconds, seeded):
+        print(f"  seed: {seed_seconds:.1f} s (" + ", ".join(f"{k} {v:,}" for k, v in seeded.items())
+              + "); not part of any figure below", flush=True)
+
+        readers = database.compare_readers(server.readonly_url, repeat)
+        first = readers[0]
+        print(f"\n  5a. Readers, one key range of {database.READER_RANGE:,} participants "
+              f"({first.get('rows', 0):,} rows), the standard template's {len(database.template_fields())} "
+              f"columns, median of {repeat}:")
+        print(f"    {'reader':<78} {'s':>6} {'rows/s':>9}")
+        for result in readers:
+            if "error" in result:
+                print(f"    {result['reader']:<78} skipped: {result['error']}")
+            else:
+                print(f"    {result['reader']:<78} {result['seconds']:>6.2f} {result['rows_per_s']:>9,.0f}")
+
+        run = StackRun(directory / "database", workers, extra_env={"SOURCE_YBB_URL": server.readonly_url})
+        try:
+            db_source_export(run, {"country": "United States"})  # warm the workers' source reads and pools
+            with RssSampler(run.pids()) as sampler:
+                ours = db_source_export(run)
+        finally:
+            run.close()
+        kinds = database.rss_by_kind(sampler.peaks)
+        print(f"\n  5b. Ours, end to end through Nginx: POST source export ({ours['rows']:,} rows, xlsx) → 202 → "
+              f"poll → download: {ours['total']:.2f} s")
+        print("    " + ", ".join(f"{k} {v:.2f}s" for k, v in ours.items() if k not in ("total", "rows", "bytes"))
+              + f"; file {ours['bytes'] / 2**20:.1f} MiB")
+        print("    peak RSS per kind of process (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in kinds.items()))
+
+        print("\n  5c. The original's approach: PyMySQL DictCursor fetchall of its full participants query, its "
+              "cleanup loop, pandas.DataFrame → to_excel (progress as it runs):", flush=True)
+        baseline = database.run_original(server.readonly_url, directory / "original.xlsx")
+        print(f"    total {baseline['total']:.2f} s for {baseline['rows']:,} rows ("
+              + ", ".join(f"{k} {v:.1f}s" for k, v in baseline["steps"].items())
+              + f"); file {baseline['bytes'] / 2**20:.1f} MiB; peak RSS {baseline['peak_rss_mb']:.0f} MiB")
+
+    ratio = baseline["total"] / ours["total"]
+    peak_kind, peak = max(kinds.items(), key=lambda kv: kv[1])
+    ratio_verdict = report.target(f"source export {ours['rows']:,} rows >= {DB_RATIO_TARGET}x faster than "
+                                  "the original's",
+                                  f"{ratio:.1f}x ({baseline['total']:.0f} s / {ours['total']:.1f} s)",
+                                  ratio >= DB_RATIO_TARGET, judged)
+    rss_verdict = report.target(f"source export: every process < {RSS_LIMIT_MB} MB peak RSS",
+                                f"max {peak:.0f} MiB ({peak_kind})", peak < RSS_LIMIT_MB, judged)
+    print(f"\n  ratio original / ours: {baseline['total']:.2f} s / {ours['total']:.2f} s = {ratio:.1f}x; "
+          f"target ≥ {DB_RATIO_TARGET}×: {ratio_verdict}")
+    print(f"  every process < {RSS_LIMIT_MB} MB: {rss_verdict} (max {peak:.0f} MiB, {peak_kind})")
+
+
+def db_source_export(run: StackRun, params: dict | None = None) -> dict:
+    """database.post_source_export with the graph's stages from Dask's task stream."""
+    from distributed import Client
+
+    with Client(run.scheduler, security=run.security, set_as_default=False) as client, stage_times(client) as spans:
+        result = database.post_source_export(run, params)
+        time.sleep(1.0)  # the job turns succeeded inside the merge task: let the task stream see its end
+    stages = {("read+prepare" if k == "prepare" else k): v for k, v in _stages(spans).items()}
+    head = {k: result[k] for k in ("total", "POST (count + plan)", "queue")}
+    return {**head, **stages, **{k: v for k, v in result.items() if k not in head and k != "run"}}
+
+
 # --- the report -------------------------------------------------------------------------------------
 
 class Report:
     def __init__(self, judge: bool):
         self.judge = judge
-        self.targets: list[tuple[str, str, bool]] = []
+        self.targets: list[tuple[str, str, bool, bool]] = []
 
-    def target(self, name: str, shown: str, ok: bool) -> None:
-        self.targets.append((name, shown, ok))
+    def target(self, name: str, shown: str, ok: bool, judged: bool = True) -> str:
+        """Record a target; returns its verdict (PASS, MISS, or n/a when the sizes are not the target's)."""
+        self.targets.append((name, shown, ok, judged))
+        return self.verdict(ok, judged)
+
+    def verdict(self, ok: bool, judged: bool = True) -> str:
+        return ("PASS" if ok else "MISS") if self.judge and judged else "n/a"
 
     def print_targets(self) -> None:
         print("\nTargets" + ("" if self.judge else " (--quick: sizes below the targets', not judged)"))
         print(f"  {'target':<62} {'measured':<28} result")
-        for name, shown, ok in self.targets:
-            verdict = ("PASS" if ok else "MISS") if self.judge else "n/a"
-            print(f"  {name:<62} {shown:<28} {verdict}")
+        for name, shown, ok, judged in self.targets:
+            print(f"  {name:<62} {shown:<28} {self.verdict(ok, judged)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,11 +454,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="5,000 / 20,000 / 50,000 rows, one repeat")
     parser.add_argument("--repeat", type=int, default=None, help="runs per figure (median); default 3, 1 with --quick")
     parser.add_argument("--rows", type=int, default=None, help="rows of the writer comparison (default 50,000)")
-    parser.add_argument("--only", default="writers,engine,e2e,upload",
-                        help="comma-separated parts: writers, engine, e2e, upload")
+    parser.add_argument("--only", default="writers,engine,e2e,upload,database",
+                        help="comma-separated parts: writers, engine, e2e, upload, database")
+    parser.add_argument("--skip-database", action="store_true",
+                        help="leave out the database section (BENCH_ARGS=--skip-database with make bench)")
+    parser.add_argument("--participants", type=int, default=None,
+                        help=f"participants seeded for the database section (default {database.PARTICIPANTS:,}; "
+                             "50,000 with --quick; targets judged only at the default)")
     parser.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
+    if args.skip_database:
+        parts.discard("database")
+    participants = args.participants or (50_000 if args.quick else database.PARTICIPANTS)
     repeat = args.repeat or (1 if args.quick else 3)
     small = args.rows or (5_000 if args.quick else 50_000)
     large = 20_000 if args.quick else 500_000
@@ -452,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
                                   peak < RSS_LIMIT_MB)
             finally:
                 run.close()
+        if "database" in parts:
+            database_section(report, directory, args.workers, repeat, participants)
         report.print_targets()
         print(f"\n{load()} at the end")
     finally:

@@ -78,7 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sentry_receiver: SentryRecei
             "SENTRY_DSN": sentry_receiver.dsn, "SENTRY_ENVIRONMENT": "e2e", "SENTRY_TRACES_SAMPLE_RATE": "1.0",
             "DEBUG_ERROR_ROUTE": "1",
             # The session's MariaDB as the `ybb` source, and a slow source for the worker-loss test.
-            "SOURCE_YBB_URL": mariadb.server.readonly_url, "SOURCES_DIRS": str(SLOW_SOURCES)}) as stack:
+            "SOURCE_YBB_URL": mariadb.server.readonly_url, "SOURCES_DIRS": str(SLOW_SOURCES),
+            "SOURCE_PARTITION_ROWS": "500"}) as stack:
         yield stack
 
 

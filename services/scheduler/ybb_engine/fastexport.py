@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import columnar, fastxlsx, ooxml, writer_csv, writer_json
 from .columnar import Columns
@@ -31,6 +32,8 @@ from .formatting import ColumnFormat, column_formats
 from .operations import dedupe_rows, sort_rows
 from .safety import add_warnings, empty_warnings
 from .spec import ExportSpec
+
+MAX_ORDERED_JOBS = 32
 
 
 @dataclass
@@ -125,7 +128,8 @@ def plan(prepared: Sequence[Prepared], spec: ExportSpec, work: str | Path) -> Pl
         tmp = f"{order_path}.{os.getpid()}.tmp.npy"
         np.save(tmp, order)
         os.replace(tmp, order_path)
-        slice_size = max(1, -(-total // max(len(prepared), 1)))
+        # At most MAX_ORDERED_JOBS render jobs: every partition scatters one piece to each job.
+        slice_size = max(1, -(-total // max(min(len(prepared), MAX_ORDERED_JOBS), 1)))
         jobs = [(a, min(a + slice_size, total)) for a in range(0, total, slice_size)] or [(0, 0)]
         head = _rows_by_ids(sources, starts, first_ids, spec)
     else:
@@ -181,6 +185,8 @@ def _order(sources: Sequence[str], spec: ExportSpec, starts: np.ndarray):
     """Global output order (dedupe, stable sort, split_by groups) from the key columns only."""
     fields = [c.field for c in spec.all_columns]
     split_by = spec.options.split_by if spec.format == "xlsx" else None
+    if not spec.dedupe and not split_by and (fast := _arrow_sorted_ids(sources, spec, fields)) is not None:
+        return fast, [(_base_name(spec), len(fast))], fast[:ooxml.WIDTH_SAMPLE_ROWS], 0
     key_fields = list(dict.fromkeys([*spec.dedupe, *(k["field"] for k in spec.sort),
                                      *([split_by] if split_by else [])]))
     position = {f: i for i, f in enumerate(key_fields)}
@@ -219,6 +225,41 @@ def _order(sources: Sequence[str], spec: ExportSpec, starts: np.ndarray):
     counts: np.ndarray | list[int] = np.bincount(group_index, minlength=len(group_of)) if len(group_index) else []
     groups = [(label, int(counts[i])) for label, i in group_of.items()] or [(_base_name(spec), 0)]
     return order, groups, first_ids, removed
+
+
+def _arrow_sorted_ids(sources: Sequence[str], spec: ExportSpec, fields: list[str]) -> np.ndarray | None:
+    """The sort alone, by Arrow's stable sort, when every key is a number, date or date-time
+    column (the order sort_rows gives: nulls last either way, ties in input order). None when
+    a key is text or mixed: sort_rows orders texts case-insensitively first."""
+    keys: dict[str, list[pa.Array]] = {f"k{i}": [] for i in range(len(spec.sort))}
+    kind: dict[str, pa.DataType] = {}
+    for path in sources:
+        part = columnar.load(path)
+        for i, key in enumerate(spec.sort):
+            column = part.columns[fields.index(key["field"])] if len(part) else None
+            if column is None:
+                continue
+            if not isinstance(column, pa.Array):
+                return None
+            name = f"k{i}"
+            if pa.types.is_null(column.type):
+                keys[name].append(column)
+                continue
+            if not _arrow_sortable(column.type) or kind.setdefault(name, column.type) != column.type:
+                return None
+            keys[name].append(column)
+    if not any(keys.values()):
+        return np.zeros(0, np.int64)
+    table = pa.table({name: pa.chunked_array([a if not pa.types.is_null(a.type) else pa.nulls(len(a), kind.get(
+        name, pa.int64())) for a in arrays], kind.get(name, pa.int64())) for name, arrays in keys.items()})
+    order = [(f"k{i}", "descending" if key["direction"] == "desc" else "ascending", "at_end")
+             for i, key in enumerate(spec.sort)]
+    return pc.sort_indices(table, sort_keys=order).to_numpy().astype(np.int64)
+
+
+def _arrow_sortable(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_timestamp(kind) or \
+        pa.types.is_date(kind) or pa.types.is_decimal(kind)
 
 
 # --- scatter (ordered exports) -------------------------------------------------------------

@@ -23,7 +23,7 @@ def ybb_env(ybb_source) -> Any:
 @pytest.fixture
 def service(tmp_path: Path, cluster, ybb_env) -> ExportService:
     settings = EngineSettings(DATA_DIR=str(tmp_path / "data"), DASK_SCHEDULER_ADDRESS=cluster.scheduler_address,
-                              PARTITION_ROWS=400, SOURCE_MAX_ROWS=100_000, ENV="development")
+                              SOURCE_PARTITION_ROWS=400, SOURCE_MAX_ROWS=100_000, ENV="development")
     return ExportService.from_settings(settings)
 
 

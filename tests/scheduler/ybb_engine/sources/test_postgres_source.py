@@ -24,7 +24,7 @@ EXTRA = Path(__file__).with_name("extra_sources")
 def demo(postgres, monkeypatch, tmp_path: Path, cluster):
     monkeypatch.setenv("SOURCE_DEMO_URL", postgres.server.readonly_url)
     settings = EngineSettings(DATA_DIR=str(tmp_path / "data"), DASK_SCHEDULER_ADDRESS=cluster.scheduler_address,
-                              PARTITION_ROWS=300, SOURCES_DIRS=[str(EXTRA)], ENV="development")
+                              SOURCE_PARTITION_ROWS=300, SOURCES_DIRS=[str(EXTRA)], ENV="development")
     yield ExportService.from_settings(settings)
     connections.dispose_all()
 

@@ -83,7 +83,7 @@ def test_each_payment_filter_selects_what_the_old_sql_selects(export, csv_rows, 
 
 def test_an_export_reads_in_several_ranges_and_keeps_every_row_once(service, export, csv_rows, admin_query) -> None:
     job = export("ybb/participants", {}, format="csv")
-    assert job.partitions >= 5  # 3,000 participants, PARTITION_ROWS=400
+    assert job.partitions >= 5  # 3,000 participants, SOURCE_PARTITION_ROWS=400
     ids = [int(r[0]) for r in csv_rows(job)[1:]]
     assert len(ids) == len(set(ids)) == len(admin_query(PARTICIPANTS))
 
