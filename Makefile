@@ -9,7 +9,7 @@ LOCUST_VENV ?= .venv-locust
 LOCUST_PY := $(LOCUST_VENV)/bin/python
 LOCUST_STAMP := $(LOCUST_VENV)/.installed
 
-.PHONY: help run run-detached stop key test test-fast lint lint-python bench loadtest loadtest-quick nginx php chromium readers databases clean
+.PHONY: help run run-detached stop key test test-fast lint lint-python bench loadtest loadtest-quick soak nginx php chromium readers databases clean
 
 help:
 	@echo "make run           start the whole stack in the foreground (Ctrl-C stops it)"
@@ -22,6 +22,8 @@ help:
 	@echo "make lint          ruff and mypy, then validate docker-compose, the Dockerfiles and the systemd units"
 	@echo "make bench         the benchmark: ratios against pandas/xlsxwriter/openpyxl, end-to-end figures"
 	@echo "make loadtest      locust scenarios, 20 users for 2 minutes; fails on a missed threshold (loadtest-quick: 30 s)"
+	@echo "make soak          the same scenarios for 10 min against a stack of its own; fails on a 5xx or on RSS growth"
+	@echo "                   over 10 % in any process (about 12 min; SOAK_ARGS=\"--minutes 3 --users 5\" for a quick check)"
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -103,6 +105,11 @@ loadtest: $(RUNTIME_STAMP) $(LOCUST_STAMP) nginx
 
 loadtest-quick: $(RUNTIME_STAMP) $(LOCUST_STAMP) nginx
 	$(LOCUST_PY) loadtests/run.py --quick --stack-python $(PY) $(LOADTEST_ARGS)
+
+# Memory under sustained load (loadtests/soak.py): its own stack on free ports (var/soak), the RSS
+# of every service process every 10 s; a table of the figures; non-zero exit on a 5xx or on growth.
+soak: $(RUNTIME_STAMP) $(LOCUST_STAMP) nginx
+	$(LOCUST_PY) loadtests/soak.py --stack-python $(PY) $(SOAK_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

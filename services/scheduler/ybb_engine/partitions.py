@@ -208,9 +208,9 @@ class StagedRecords:
 
     def _storage_error(self) -> EngineError:
         self.discard()
-        what = "records" if self.job_id else "batch"
-        return EngineError("storage_unavailable", f"The {what} could not be stored; send it again later.",
-                           status=503, headers={"Retry-After": "30"})
+        message = ("The records could not be stored; send the request again later." if self.job_id
+                   else "The batch could not be stored; send it again later.")
+        return EngineError("storage_unavailable", message, status=503, headers={"Retry-After": "30"})
 
     def adopt(self, directory: Path, first_index: int = 0) -> list[PartitionFile]:
         """Hand the partitions to a job: they become `directory`'s, numbered from `first_index`
