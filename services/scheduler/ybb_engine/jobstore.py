@@ -209,7 +209,54 @@ def _open(location: str) -> JobStore:
     return SqliteJobStore(location)
 
 
-class SqliteJobStore:
+class JobQueries:
+    """The queries both stores ask alike, written once: MARK is the driver's placeholder (`?`
+    for sqlite3, `%s` for psycopg); `_one`, `_select` and `transition` are each store's own."""
+
+    MARK = "?"
+
+    def _one(self, where: str, params: Sequence[Any]) -> Job | None:
+        raise NotImplementedError
+
+    def _select(self, where: str, params: Sequence[Any] = ()) -> builtins.list[Job]:
+        raise NotImplementedError
+
+    def transition(self, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None = None,
+                   **fields: Any) -> bool:
+        raise NotImplementedError
+
+    def get(self, job_id: str) -> Job | None:
+        return self._one(f"WHERE id = {self.MARK}", (job_id,))
+
+    def find_idempotent(self, tenant: str, key: str) -> Job | None:
+        m = self.MARK
+        return self._one(f"WHERE tenant = {m} AND idempotency_key = {m}", (tenant, key))
+
+    def find_cached(self, tenant: str, cache_key: str, now: float) -> Job | None:
+        m = self.MARK
+        return self._one(f"WHERE tenant = {m} AND cache_key = {m} AND state = {m} AND expires_at > {m} "
+                         "ORDER BY created_at DESC LIMIT 1", (tenant, cache_key, State.SUCCEEDED.value, now))
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        self.transition(job_id, (), **fields)
+
+    def recent(self, states: Sequence[State] | None, limit: int) -> builtins.list[Job]:
+        m = self.MARK
+        if states is None:
+            return self._select(f"ORDER BY created_at DESC LIMIT {m}", (limit,))
+        marks = ", ".join(m for _ in states)
+        return self._select(f"WHERE state IN ({marks}) ORDER BY created_at DESC LIMIT {m}",
+                            (*(State(s).value for s in states), limit))
+
+    def expired(self, now: float) -> builtins.list[Job]:
+        m = self.MARK
+        return self._select(f"WHERE expires_at <= {m} AND state != {m}", (now, State.EXPIRED.value))
+
+    def unfinished(self) -> builtins.list[Job]:
+        return self._select(f"WHERE state IN ({_ACTIVE_SQL})")
+
+
+class SqliteJobStore(JobQueries):
     """One connection per thread; safe across processes thanks to WAL and a busy timeout."""
 
     FINISHED = "rows IS NOT NULL AND started_at IS NOT NULL AND finished_at > started_at"
@@ -258,19 +305,6 @@ class SqliteJobStore:
             raise DuplicateJob(job.id) from exc
         return self.get(job.id)  # type: ignore[return-value]
 
-    def get(self, job_id: str) -> Job | None:
-        return self._one("WHERE id = ?", (job_id,))
-
-    def find_idempotent(self, tenant: str, key: str) -> Job | None:
-        return self._one("WHERE tenant = ? AND idempotency_key = ?", (tenant, key))
-
-    def find_cached(self, tenant: str, cache_key: str, now: float) -> Job | None:
-        return self._one("WHERE tenant = ? AND cache_key = ? AND state = ? AND expires_at > ? "
-                         "ORDER BY created_at DESC LIMIT 1", (tenant, cache_key, State.SUCCEEDED.value, now))
-
-    def update(self, job_id: str, **fields: Any) -> None:
-        self.transition(job_id, (), **fields)
-
     def transition(self, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None = None,
                    **fields: Any) -> bool:
         """Update `fields`; with `from_states`, only when the job is in one of them, and with
@@ -306,21 +340,8 @@ class SqliteJobStore:
         total = self._connect().execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
         return self._select(f"{where} ORDER BY created_at DESC LIMIT ? OFFSET ?", [*params, limit, offset]), total
 
-    def recent(self, states: Sequence[State] | None, limit: int) -> builtins.list[Job]:
-        if states is None:
-            return self._select("ORDER BY created_at DESC LIMIT ?", (limit,))
-        marks = ", ".join("?" for _ in states)
-        return self._select(f"WHERE state IN ({marks}) ORDER BY created_at DESC LIMIT ?",
-                            (*(State(s).value for s in states), limit))
-
     def count_by_state(self) -> dict[str, int]:
         return dict(self._connect().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
-
-    def expired(self, now: float) -> builtins.list[Job]:
-        return self._select("WHERE expires_at <= ? AND state != ?", (now, State.EXPIRED.value))
-
-    def unfinished(self) -> builtins.list[Job]:
-        return self._select(f"WHERE state IN ({_ACTIVE_SQL})")
 
     def delete_expired(self, before: float, limit: int) -> builtins.list[str]:
         """Delete up to `limit` rows of jobs that expired at or before `before` (and did not

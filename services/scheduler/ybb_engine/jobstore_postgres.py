@@ -41,12 +41,12 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from .jobstore import (
-    _ACTIVE_SQL,
     DELETABLE,
     SECRET_PARAMETERS,
     DuplicateJob,
     HistogramRow,
     InvalidStoreURL,
+    JobQueries,
     JobStatistics,
     StoreURL,
     _decode,
@@ -158,9 +158,10 @@ class JobStoreUnavailable(RuntimeError):
     """The PostgreSQL job store cannot be reached or refused us (the message holds no password)."""
 
 
-class PostgresJobStore:
+class PostgresJobStore(JobQueries):
     """A job store in PostgreSQL; thread-safe, fork-safe, one pool per process."""
 
+    MARK = "%s"
     FINISHED = "rows IS NOT NULL AND started_at IS NOT NULL AND finished_at > started_at"
 
     def __init__(self, url: str, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
@@ -248,19 +249,6 @@ class PostgresJobStore:
             raise DuplicateJob(job.id) from exc
         return _decode(rows[0])
 
-    def get(self, job_id: str) -> Job | None:
-        return self._one("WHERE id = %s", (job_id,))
-
-    def find_idempotent(self, tenant: str, key: str) -> Job | None:
-        return self._one("WHERE tenant = %s AND idempotency_key = %s", (tenant, key))
-
-    def find_cached(self, tenant: str, cache_key: str, now: float) -> Job | None:
-        return self._one("WHERE tenant = %s AND cache_key = %s AND state = %s AND expires_at > %s "
-                         "ORDER BY created_at DESC LIMIT 1", (tenant, cache_key, State.SUCCEEDED.value, now))
-
-    def update(self, job_id: str, **fields: Any) -> None:
-        self.transition(job_id, (), **fields)
-
     def transition(self, job_id: str, from_states: Iterable[State], when: dict[str, Any] | None = None,
                    **fields: Any) -> bool:
         """Update `fields`; with `from_states`, only when the job is in one of them, and with
@@ -287,21 +275,8 @@ class PostgresJobStore:
         total = int(self._run(f"SELECT COUNT(*) FROM jobs {where}", params)[0][0][0])
         return self._select(f"{where} ORDER BY created_at DESC LIMIT %s OFFSET %s", [*params, limit, offset]), total
 
-    def recent(self, states: Sequence[State] | None, limit: int) -> builtins.list[Job]:
-        if states is None:
-            return self._select("ORDER BY created_at DESC LIMIT %s", (limit,))
-        marks = ", ".join("%s" for _ in states)
-        return self._select(f"WHERE state IN ({marks}) ORDER BY created_at DESC LIMIT %s",
-                            (*(State(s).value for s in states), limit))
-
     def count_by_state(self) -> dict[str, int]:
         return {state: int(count) for state, count in self._run("SELECT state, COUNT(*) FROM jobs GROUP BY state")[0]}
-
-    def expired(self, now: float) -> builtins.list[Job]:
-        return self._select("WHERE expires_at <= %s AND state != %s", (now, State.EXPIRED.value))
-
-    def unfinished(self) -> builtins.list[Job]:
-        return self._select(f"WHERE state IN ({_ACTIVE_SQL})")
 
     def delete_expired(self, before: float, limit: int) -> builtins.list[str]:
         """See SqliteJobStore.delete_expired."""

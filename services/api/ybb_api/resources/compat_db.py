@@ -18,7 +18,7 @@ from ..blueprint import Blueprint
 from ..downloads import content_disposition, file_response
 from ..errors import abort
 from ..request_id import current_request_id
-from .compat import OldErrorSchema, OldExportResponseSchema
+from .compat import OldDataSchema, OldErrorSchema, OldExportResponseSchema
 
 blp = Blueprint("compat_db", __name__, url_prefix="/api/ybb/db",
                 description="Compatibility with the old YBB API's database exports")
@@ -44,19 +44,10 @@ class OldDbStatisticsRequestSchema(ma.Schema):
     filters = fields.Dict(load_default=dict)
 
 
-class OldDbStatisticsSchema(ma.Schema):
-    status = fields.String()
-    data = fields.Dict()
-    request_id = fields.String()
-
-
-class OldDbConnectionSchema(ma.Schema):
-    status = fields.String()
+class OldDbConnectionSchema(OldDataSchema):
     message = fields.String()
     database = fields.String()
     host = fields.String()
-    data = fields.Dict()
-    request_id = fields.String()
 
 
 compat.answer_errors_the_old_way(blp)
@@ -100,7 +91,7 @@ class OldDbExport(MethodView):
 class OldDbStatistics(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(OldDbStatisticsRequestSchema)
-    @blp.response(200, OldDbStatisticsSchema)
+    @blp.response(200, OldDataSchema)
     @blp.alt_response(503, schema=OldErrorSchema, description="The database is not configured or down")
     def post(self, old: dict):
         """Old API: row count and status breakdown of participants or payments, before exporting"""
